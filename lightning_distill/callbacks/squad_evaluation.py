@@ -1,0 +1,70 @@
+"""SQuAD 2.0 evaluation at the end of every validation epoch.
+
+Collects the student's logits batch by batch, turns them into answers (n-best, max answer length,
+null-score threshold), scores them with the official SQuAD 2.0 semantics and writes
+``predictions.json`` and ``null_odds.json`` in the official formats, so that any official evaluator
+can re-score a run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+
+from lightning_distill.errors import ConfigError
+from lightning_distill.postprocess import postprocess_qa_predictions, write_predictions
+from lightning_distill.squad_metrics import squad_v2_metrics
+
+NO_THRESHOLD = float("inf")
+"""Predictions are already thresholded by post-processing; the scorer must not threshold again."""
+
+
+class SquadEvaluation(pl.Callback):
+    def __init__(self, output_dir: str, n_best_size: int = 20, max_answer_length: int = 30, null_score_diff_threshold: float = 0.0) -> None:
+        for key, value in (("n_best_size", n_best_size), ("max_answer_length", max_answer_length)):
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"callbacks.squad_evaluation.{key}={value} must be an integer >= 1.")
+        self.output_dir = Path(output_dir)
+        self.n_best_size = n_best_size
+        self.max_answer_length = max_answer_length
+        self.null_score_diff_threshold = null_score_diff_threshold
+        self._start: list[np.ndarray] = []
+        self._end: list[np.ndarray] = []
+        self._features: list[dict] | None = None
+        self.metrics: dict[str, float] = {}
+
+    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start, self._end = [], []
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        self._start.extend(outputs["start_logits"].float().cpu().numpy())
+        self._end.extend(outputs["end_logits"].float().cpu().numpy())
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        datamodule = trainer.datamodule
+        if self._features is None:  # offsets are fixed; converting them to Python once is enough
+            self._features = datamodule.eval_features.select_columns(["example_id", "offset_mapping"]).to_list()
+        if len(self._start) != len(self._features):
+            return  # a partial loop (e.g. limit_val_batches): answers would be missing, metrics meaningless
+        predictions = postprocess_qa_predictions(
+            datamodule.eval_examples,
+            self._features,
+            self._start,
+            self._end,
+            n_best_size=self.n_best_size,
+            max_answer_length=self.max_answer_length,
+            null_score_diff_threshold=self.null_score_diff_threshold,
+        )
+        gold = {example["id"]: example["answers"]["text"] for example in datamodule.eval_examples}
+        self.metrics = squad_v2_metrics(
+            gold,
+            predictions.predictions,
+            na_probs=predictions.null_odds,
+            na_prob_thresh=NO_THRESHOLD,
+            threshold_predictions=predictions.best_non_null,
+        )
+        write_predictions(predictions, self.output_dir)
+        for name, value in self.metrics.items():
+            pl_module.log(name, float(value), prog_bar=name in ("exact", "f1"))

@@ -1,0 +1,31 @@
+"""Saves the trained student (not the teacher) in Hugging Face format when training ends.
+
+Lightning's own checkpoints would carry the frozen teacher and the optimizer state; a QA model
+that users can load with ``lightning_distill.student.load_qa_model`` is what a sweep keeps.
+The directory is written next to its final place and renamed, so it is whole or absent.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytorch_lightning as pl
+
+from lightning_distill.student import save_qa_model
+
+
+class StudentCheckpoint(pl.Callback):
+    def __init__(self, dirpath: str) -> None:
+        self.dirpath = Path(dirpath)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        self.dirpath.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{self.dirpath.name}-", dir=self.dirpath.parent))
+        save_qa_model(pl_module.student, staging, tokenizer=getattr(trainer.datamodule, "tokenizer", None))
+        if self.dirpath.exists():
+            shutil.rmtree(self.dirpath)
+        staging.rename(self.dirpath)

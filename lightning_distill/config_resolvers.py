@@ -1,0 +1,33 @@
+"""OmegaConf resolvers used by ``conf/`` (registered on ``import lightning_distill``).
+
+``${project_root:}`` lets shipped presets name data and artifact paths relative to the checkout
+rather than to wherever the user launched from; ``${package_path:pkg,sub/dir}`` locates files
+shipped inside an installed package (the offline MiniLM weights) without hard-coding site-packages.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import importlib.util
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from lightning_distill.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def package_path(package: str, relative: str = "") -> str:
+    if importlib.util.find_spec(package) is None:
+        raise ConfigError(
+            f"${{package_path:{package},{relative}}}: package {package!r} is not installed. "
+            f"Install it (pip install --no-deps {package.replace('_', '-')}) or override the config key "
+            "that uses it with a local path."
+        )
+    return str(importlib.resources.files(package) / relative)
+
+
+def register_resolvers() -> None:
+    OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
+    OmegaConf.register_new_resolver("package_path", package_path, replace=True)

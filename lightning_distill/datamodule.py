@@ -1,0 +1,218 @@
+"""SQuAD 2.0 as a LightningDataModule: read, check, featurize once, cache on disk, batch.
+
+Featurizing the full train set takes minutes and every trial of a sweep needs the same features,
+so they are cached under a key made of everything that changes them (tokenizer, featurization
+settings, data content, subset selection). The cache is written to a temporary directory and
+renamed into place, so concurrent trials never see half a cache and a crash never leaves one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import datasets
+import numpy as np
+import torch
+from pytorch_lightning import LightningDataModule
+from torch.utils.data import DataLoader
+from transformers import PreTrainedTokenizerFast
+
+from lightning_distill.errors import ConfigError
+from lightning_distill.featurization import FeaturizationSettings, featurize_batch
+from lightning_distill.squad_data import SquadRecord, fingerprint_files, read_squad_files, records_from_hub
+
+log = logging.getLogger(__name__)
+
+FEATURIZATION_VERSION = 1
+"""Bump when featurization code changes what it produces, so old caches are not reused."""
+
+MODEL_INPUTS = ("input_ids", "attention_mask", "start_positions", "end_positions")
+PADDING_MODES = ("max_length", "longest")
+
+
+def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerFast) -> str:
+    """Hash of the full tokenizer definition (vocab, normalizer, special tokens), not its name."""
+    return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode("utf-8")).hexdigest()
+
+
+def select_subset(records: list[SquadRecord], max_examples: int | None, seed: int) -> list[SquadRecord]:
+    """A seeded random subset in original order: the first N would come from one or two articles."""
+    if max_examples is None or max_examples >= len(records):
+        return records
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(len(records), size=max_examples, replace=False))
+    return [records[index] for index in keep]
+
+
+class SquadDataModule(LightningDataModule):
+    """Train/eval features for extractive QA with the raw eval questions kept for post-processing."""
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerFast,
+        *,
+        train_files: Sequence[str] | None = None,
+        eval_files: Sequence[str] | None = None,
+        hub_dataset: str | None = None,
+        hub_train_split: str = "train",
+        hub_eval_split: str = "validation",
+        max_train_examples: int | None = None,
+        max_eval_examples: int | None = None,
+        subset_seed: int = 0,
+        max_seq_length: int = 384,
+        doc_stride: int = 128,
+        max_query_length: int = 64,
+        padding: str = "max_length",
+        train_batch_size: int = 8,
+        eval_batch_size: int = 8,
+        num_workers: int = 0,
+        cache_dir: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.tokenizer = tokenizer
+        self.settings = FeaturizationSettings(max_seq_length, doc_stride, max_query_length)
+        self.sources = {
+            "train": (_as_list(train_files), hub_train_split, "data.train_files"),
+            "eval": (_as_list(eval_files), hub_eval_split, "data.eval_files"),
+        }
+        self.hub_dataset = hub_dataset
+        self.max_examples = {"train": max_train_examples, "eval": max_eval_examples}
+        self.subset_seed = subset_seed
+        self.padding = padding
+        self.batch_sizes = {"train": train_batch_size, "eval": eval_batch_size}
+        self.num_workers = num_workers
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
+        self._validate()
+        self.train_features: datasets.Dataset | None = None
+        self.eval_features: datasets.Dataset | None = None
+        self.eval_examples: list[SquadRecord] = []
+
+    def _validate(self) -> None:
+        self.settings.validate("data")
+        if not getattr(self.tokenizer, "is_fast", False):
+            raise ConfigError("tokenizer: a fast (Rust) tokenizer is required for answer offsets.")
+        for split, size in self.batch_sizes.items():
+            if not isinstance(size, int) or size < 1:
+                raise ConfigError(f"data.{split}_batch_size={size} must be an integer >= 1.")
+        for split, limit in self.max_examples.items():
+            if limit is not None and (not isinstance(limit, int) or limit < 1):
+                raise ConfigError(f"data.max_{split}_examples={limit} must be null (all) or an integer >= 1.")
+        if self.padding not in PADDING_MODES:
+            raise ConfigError(f"data.padding={self.padding!r} must be one of {list(PADDING_MODES)}.")
+        if self.num_workers < 0:
+            raise ConfigError(f"data.num_workers={self.num_workers} must be >= 0.")
+        for files, _, key in self.sources.values():
+            if not files and not self.hub_dataset:
+                raise ConfigError(f"{key} is not set and data.hub_dataset is null: give one of them.")
+            for path in files:
+                if not Path(path).is_file():
+                    raise ConfigError(
+                        f"{key}: data file {path!r} does not exist. Point it at SQuAD 2.0 JSON files "
+                        "(set LIGHTNING_DISTILL_SQUAD_DIR for the shipped presets) or use data.hub_dataset."
+                    )
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def _read(self, split: str) -> tuple[list[SquadRecord], str]:
+        files, hub_split, key = self.sources[split]
+        if files:
+            records, fingerprint = read_squad_files(files, key), fingerprint_files(files)
+        else:
+            records, fingerprint = records_from_hub(self.hub_dataset, hub_split, f"data.hub_dataset ({split})")
+        return select_subset(records, self.max_examples[split], self.subset_seed), fingerprint
+
+    def _cache_key(self, split: str, data_fingerprint: str) -> str:
+        key = {
+            "version": FEATURIZATION_VERSION,
+            "tokenizer": tokenizer_fingerprint(self.tokenizer),
+            "settings": self.settings.as_dict(),
+            "data": data_fingerprint,
+            "max_examples": self.max_examples[split],
+            "subset_seed": self.subset_seed,
+        }
+        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+
+    def _featurize(self, records: list[SquadRecord], split: str) -> datasets.Dataset:
+        return datasets.Dataset.from_list(records).map(
+            featurize_batch,
+            batched=True,
+            remove_columns=list(records[0].keys()),
+            fn_kwargs={"tokenizer": self.tokenizer, "settings": self.settings},
+            desc=f"Featurizing {split}",
+            new_fingerprint=f"featurize-{split}",
+        )
+
+    def _features(self, split: str) -> tuple[datasets.Dataset, list[SquadRecord]]:
+        records, fingerprint = self._read(split)
+        if self.cache_dir is None:
+            return self._featurize(records, split), records
+        path = self.cache_dir / f"{split}-{self._cache_key(split, fingerprint)}"
+        if not path.exists():
+            _save_atomically(self._featurize(records, split), path)
+        else:
+            log.info("Reusing cached %s features from %s", split, path)
+        return datasets.load_from_disk(str(path)), records
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.eval_features is None:
+            self.eval_features, self.eval_examples = self._features("eval")
+        if stage in (None, "fit") and self.train_features is None:
+            self.train_features, _ = self._features("train")
+        log.info(
+            "SQuAD features: %s train, %d eval (%d questions)",
+            "-" if self.train_features is None else len(self.train_features),
+            len(self.eval_features),
+            len(self.eval_examples),
+        )
+
+    # -- batching ----------------------------------------------------------------------------
+
+    def collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """Pad to ``max_seq_length`` (the paper's fixed shapes) or to the batch's longest feature."""
+        return self.tokenizer.pad(
+            rows, padding=self.padding, max_length=self.settings.max_seq_length, return_tensors="pt"
+        )
+
+    def _loader(self, features: datasets.Dataset, split: str, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            features.select_columns(list(MODEL_INPUTS)),
+            batch_size=self.batch_sizes[split],
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=self.collate,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_features, "train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.eval_features, "eval", shuffle=False)
+
+
+def _as_list(files: Sequence[str] | str | None) -> list[str]:
+    if files is None:
+        return []
+    return [str(files)] if isinstance(files, (str, Path)) else [str(path) for path in files]
+
+
+def _save_atomically(dataset: datasets.Dataset, path: Path) -> None:
+    """Build in a sibling temp dir and rename: readers see the whole cache or none of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        dataset.save_to_disk(str(staging))
+        os.rename(staging, path)
+        log.info("Cached features at %s", path)
+    except OSError:
+        if not path.exists():  # lost a race only if somebody else's rename won
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

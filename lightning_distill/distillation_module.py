@@ -1,0 +1,143 @@
+"""The LightningModule: a frozen teacher, a trainable student, the combined loss, AdamW.
+
+The module only trains and produces logits. Turning logits into SQuAD answers and metrics is the
+job of callbacks (``lightning_distill.callbacks``), so the same module serves distillation,
+hard-label training (no teacher) and fine-tuning a teacher.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from transformers import get_linear_schedule_with_warmup
+
+from lightning_distill.distillation import DistillationLoss
+from lightning_distill.errors import ConfigError
+
+NO_DECAY_SUFFIXES = ("bias", "LayerNorm.weight", "layer_norm.weight")
+"""Biases and LayerNorm gains are not decayed, as in BERT's and DistilBERT's training code."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN/inf: the trial has diverged and more steps would only waste time."""
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """AdamW + linear warm-up/decay. beta1/beta2 are passed to AdamW (the source forgot to)."""
+
+    learning_rate: float = 5e-5
+    beta1: float = 0.9
+    beta2: float = 0.999
+    adam_epsilon: float = 9.98e-09
+    weight_decay: float = 9e-06
+    warmup_steps: int = 0
+
+    def __post_init__(self) -> None:
+        for key, (is_valid, rule) in _OPTIMIZER_RULES.items():
+            if not is_valid(getattr(self, key)):
+                raise ConfigError(f"optimizer.{key}={getattr(self, key)} must be {rule}.")
+
+
+_OPTIMIZER_RULES = {
+    "learning_rate": (lambda value: value > 0, "> 0"),
+    "beta1": (lambda value: 0 <= value < 1, "in [0, 1)"),
+    "beta2": (lambda value: 0 <= value < 1, "in [0, 1)"),
+    "adam_epsilon": (lambda value: value > 0, "> 0"),
+    "weight_decay": (lambda value: value >= 0, ">= 0"),
+    "warmup_steps": (lambda value: isinstance(value, int) and value >= 0, "an integer >= 0"),
+}
+
+
+def qa_logits(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    output = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    return output.start_logits, output.end_logits
+
+
+class DistillationModule(pl.LightningModule):
+    def __init__(
+        self,
+        student: nn.Module,
+        teacher: nn.Module | None,
+        loss: DistillationLoss,
+        optimizer: OptimizerSettings,
+    ) -> None:
+        super().__init__()
+        self.student = student
+        self.teacher = teacher
+        if teacher is not None:
+            teacher.requires_grad_(False)
+            teacher.eval()
+        self.loss = loss
+        self.optimizer_settings = optimizer
+
+    def train(self, mode: bool = True) -> DistillationModule:
+        """Lightning puts the whole module in train mode each epoch; the teacher must stay in eval."""
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()
+        return self
+
+    def _loss(self, batch: dict[str, torch.Tensor], with_teacher: bool):
+        start, end = qa_logits(self.student, batch)
+        teacher_start = teacher_end = None
+        if with_teacher and self.teacher is not None:
+            with torch.no_grad():
+                teacher_start, teacher_end = qa_logits(self.teacher, batch)
+        parts = self.loss(
+            start,
+            end,
+            batch["start_positions"],
+            batch["end_positions"],
+            batch["attention_mask"],
+            teacher_start,
+            teacher_end,
+        )
+        return parts, start, end
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_index: int) -> torch.Tensor:
+        parts, _, _ = self._loss(batch, with_teacher=True)
+        if not torch.isfinite(parts.total):
+            raise NonFiniteLossError(
+                f"training loss is {parts.total.item()} at epoch {self.current_epoch}, step "
+                f"{self.global_step}: the run diverged (learning rate or temperature too high?)."
+            )
+        batch_size = batch["input_ids"].shape[0]
+        self.log("train/loss", parts.total, prog_bar=True, on_step=True, on_epoch=True, batch_size=batch_size)
+        self.log("train/hard_loss", parts.hard, on_step=True, on_epoch=True, batch_size=batch_size)
+        if parts.soft is not None:
+            self.log("train/soft_loss", parts.soft, on_step=True, on_epoch=True, batch_size=batch_size)
+        self.log("train/lr", self.lr_schedulers().get_last_lr()[0], on_step=True, on_epoch=False)
+        return parts.total
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_index: int) -> dict[str, torch.Tensor]:
+        """Eval loss is the hard (gold-span) loss: comparable across students with or without a teacher."""
+        start, end = qa_logits(self.student, batch)
+        parts = self.loss(start, end, batch["start_positions"], batch["end_positions"], batch["attention_mask"])
+        self.log("val_loss", parts.hard, prog_bar=True, batch_size=batch["input_ids"].shape[0])
+        return {"start_logits": start.detach(), "end_logits": end.detach()}
+
+    def configure_optimizers(self):
+        settings = self.optimizer_settings
+        decay, no_decay = [], []
+        for name, parameter in self.student.named_parameters():
+            if parameter.requires_grad:
+                (no_decay if name.endswith(NO_DECAY_SUFFIXES) else decay).append(parameter)
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": settings.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=settings.learning_rate,
+            betas=(settings.beta1, settings.beta2),
+            eps=settings.adam_epsilon,
+        )
+        total_steps = self.trainer.estimated_stepping_batches
+        if not math.isfinite(total_steps):
+            raise ConfigError("trainer.max_epochs or trainer.max_steps must be set for the linear schedule.")
+        scheduler = get_linear_schedule_with_warmup(optimizer, settings.warmup_steps, int(total_steps))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

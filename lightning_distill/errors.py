@@ -1,0 +1,22 @@
+"""Exceptions for problems the user can fix.
+
+Everything a user can get wrong (a config key, a data file, a checkpoint) raises one of these with a
+message that names the offending key or file and says how to fix it. ``train.py`` prints them
+without a traceback; anything else escaping is a bug in lightning-distill.
+"""
+
+
+class LightningDistillError(Exception):
+    """Base class of user-fixable errors."""
+
+
+class ConfigError(LightningDistillError, ValueError):
+    """A config value is missing, out of range or inconsistent with another."""
+
+
+class DataError(LightningDistillError, ValueError):
+    """A data file is missing, malformed or not in the SQuAD 2.0 format."""
+
+
+class CheckpointError(LightningDistillError, ValueError):
+    """A model checkpoint cannot be used for the role it was given."""

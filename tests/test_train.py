@@ -1,0 +1,189 @@
+"""`train.py` through its public entry points: Hydra compose API and a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+
+from lightning_distill.errors import CheckpointError, ConfigError, DataError
+from lightning_distill.pipeline import train
+from lightning_distill.squad_metrics import load_gold_answers, squad_v2_metrics
+
+from conftest import REPO_ROOT
+
+CONF_DIR = str(REPO_ROOT / "conf")
+SMOKE_TIME_LIMIT_S = 120
+
+TABLE_1 = {
+    "optimizer.adam_epsilon": 9.98e-09,
+    "optimizer.learning_rate": 5e-5,
+    "distillation.soft_weight": 0.5,
+    "distillation.hard_weight": 0.5,
+    "student.n_heads": 12,
+    "student.n_layers": 6,
+    "student.attention_dropout": 0.1,
+    "data.eval_batch_size": 8,
+    "optimizer.beta1": 0.9,
+    "data.train_batch_size": 8,
+    "optimizer.beta2": 0.999,
+    "student.pruning_seed": 42,
+    "student.dropout": 0.1,
+    "student.qa_dropout": 0.1,
+    "student.initializer_range": 0.02,
+    "distillation.temperature": 1,
+    "optimizer.warmup_steps": 0,
+    "optimizer.weight_decay": 9e-06,
+    "trainer.max_epochs": 3,
+    "data.max_seq_length": 384,
+    "data.doc_stride": 128,
+    "data.max_query_length": 64,
+    "callbacks.squad_evaluation.n_best_size": 20,
+    "callbacks.squad_evaluation.max_answer_length": 30,
+    "callbacks.squad_evaluation.null_score_diff_threshold": 0.0,
+    "teacher.name_or_path": "twmkn9/bert-base-uncased-squad2",
+    "student.seed_from": "distilbert-base-uncased",
+    "student.dim": 768,
+}
+
+
+def compose_config(overrides, output_dir=None):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=list(overrides))
+    if output_dir is not None:
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(output_dir)
+    return cfg
+
+
+def select(cfg, dotted):
+    node = cfg
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def test_default_config_is_the_paper_baseline():
+    cfg = compose_config([])
+    for key, expected in TABLE_1.items():
+        assert select(cfg, key) == pytest.approx(expected) if isinstance(expected, float) else select(cfg, key) == expected, key
+
+
+@pytest.mark.parametrize("experiment", ["baseline", "smoke", "offline_teacher", "offline"])
+def test_every_preset_composes(experiment):
+    cfg = compose_config([f"experiment={experiment}"])
+    assert cfg.task_name == experiment
+
+
+@pytest.mark.parametrize(
+    "override, error, key",
+    [
+        ("student.n_layers=0", ConfigError, "student.n_layers"),
+        ("student.n_heads=3", ConfigError, "student.n_heads"),  # tiny student has 2 base heads
+        ("distillation.temperature=0", ConfigError, "distillation.temperature"),
+        ("distillation.soft_weight=-0.5", ConfigError, "distillation.soft_weight"),
+        ("distillation.hard_weight=-1", ConfigError, "distillation.hard_weight"),
+        ("data.train_batch_size=0", ConfigError, "data.train_batch_size"),
+        ("data.eval_batch_size=0", ConfigError, "data.eval_batch_size"),
+        ("optimizer.learning_rate=0", ConfigError, "optimizer.learning_rate"),
+        ("optimizer.beta2=1.5", ConfigError, "optimizer.beta2"),
+        ("data.padding=nope", ConfigError, "data.padding"),
+        ("data.eval_files=[/does/not/exist.json]", ConfigError, "data.eval_files"),
+    ],
+)
+def test_bad_config_fails_early_naming_the_key(tmp_path, override, error, key):
+    cfg = compose_config(["experiment=smoke", override], tmp_path)
+    with pytest.raises(error, match=key.replace(".", r"\.")):
+        train(cfg)
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_thirteen_heads_of_twelve_is_rejected(tmp_path):
+    cfg = compose_config(["experiment=smoke", "student.base_n_heads=12", "student.dim=768", "student.n_heads=13"], tmp_path)
+    with pytest.raises(ConfigError, match=r"student\.n_heads"):
+        train(cfg)
+
+
+def test_teacher_without_qa_head_is_rejected(tmp_path, minilm_dir):
+    cfg = compose_config(["experiment=offline", f"teacher.name_or_path={minilm_dir}"], tmp_path)
+    with pytest.raises(CheckpointError, match=r"teacher\.name_or_path"):
+        train(cfg)
+
+
+def test_teacher_with_another_vocabulary_is_rejected(tmp_path, tokenizer):
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    other = tmp_path / "other-vocab-teacher"
+    BertForQuestionAnswering(BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)).save_pretrained(other)
+    cfg = compose_config(["experiment=offline", f"teacher.name_or_path={other}", "student=tiny"], tmp_path / "run")
+    with pytest.raises(ConfigError, match="Vocabulary mismatch"):
+        train(cfg)
+
+
+def test_malformed_data_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"data": [{"paragraphs": [{"context": "x"}]}]}')
+    cfg = compose_config(["experiment=smoke", f"data.eval_files=[{bad}]"], tmp_path / "run")
+    with pytest.raises(DataError, match=r"bad\.json: data\[0\]\.paragraphs\[0\]: missing list 'qas'"):
+        train(cfg)
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_no_teacher_trains_on_hard_targets(tmp_path):
+    cfg = compose_config(["experiment=smoke", "teacher=none", "logger=[]"], tmp_path)
+    metrics = train(cfg)
+    assert "train/soft_loss" not in metrics
+    assert metrics["train/loss"] == pytest.approx(metrics["train/hard_loss"])
+    assert (tmp_path / "predictions.json").is_file()
+
+
+def test_smoke_run_end_to_end(tmp_path, squad_dir):
+    """`python train.py experiment=smoke` offline, in a subprocess, writes every promised file."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "LIGHTNING_DISTILL_CACHE": str(tmp_path / "cache")}
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "train.py", "experiment=smoke", f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=2 * SMOKE_TIME_LIMIT_S,
+    )
+    elapsed = time.perf_counter() - start
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert elapsed < SMOKE_TIME_LIMIT_S
+    run = tmp_path / "run"
+    metrics = json.loads((run / "metrics.json").read_text())["final"]
+    for name in ("exact", "f1", "HasAns_exact", "NoAns_exact", "best_f1_thresh", "val_loss", "train/loss",
+                 "train/soft_loss", "train/hard_loss", "num_params", "inference_time", "eval_loop_time"):
+        assert name in metrics, name
+    predictions = json.loads((run / "predictions.json").read_text())
+    null_odds = json.loads((run / "null_odds.json").read_text())
+    assert len(predictions) == len(null_odds) == metrics["total"] == 32
+    assert all(isinstance(text, str) for text in predictions.values())
+    assert (run / "student" / "config.json").is_file() and (run / "student" / "model.safetensors").is_file()
+    assert (run / "csv" / "metrics.csv").is_file()
+
+    from lightning_distill.student import count_trainable_parameters, load_qa_model
+
+    student = load_qa_model(str(run / "student"), role="student")
+    assert count_trainable_parameters(student) == metrics["num_params"]
+
+    # predictions.json re-scored independently gives the logged metrics
+    gold = load_gold_answers(squad_dir / "dev-v2.0.splitB.json")
+    rescored = squad_v2_metrics({qid: gold[qid] for qid in predictions}, predictions)
+    assert rescored["exact"] == pytest.approx(metrics["exact"], abs=1e-4)
+    assert rescored["f1"] == pytest.approx(metrics["f1"], abs=1e-4)
+
+
+def test_user_errors_exit_cleanly_without_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "train.py", "experiment=smoke", "student.n_layers=0", f"hydra.run.dir={tmp_path}"],
+        cwd=REPO_ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    output = result.stdout + result.stderr
+    assert "student.n_layers" in output
+    assert "Traceback" not in output

@@ -1,0 +1,34 @@
+"""``python train.py [experiment=smoke] [key=value ...]``: one distillation run (see README)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+import lightning_distill  # noqa: F401  (registers the config resolvers)
+from lightning_distill.errors import LightningDistillError
+from lightning_distill.pipeline import train
+
+log = logging.getLogger(__name__)
+
+USER_ERROR_EXIT_CODE = 2
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> dict[str, float]:
+    try:
+        return train(cfg)
+    except LightningDistillError as error:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # a sweeper records the failed trial and goes on
+        log.error("%s", error)
+        sys.exit(USER_ERROR_EXIT_CODE)
+
+
+if __name__ == "__main__":
+    main()
