@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from lightning_distill.vocabulary import check_checkpoint_tokenizer
 log = logging.getLogger(__name__)
 
 WORD_EMBEDDINGS = "distilbert.embeddings.word_embeddings.weight"
+TEACHER_EVAL_MODE_WARNING = r"Found \d+ module\(s\) in eval mode at the start of training"
 
 
 def instantiate(config: Any, **kwargs: Any) -> Any:
@@ -52,7 +54,7 @@ def _instantiate_group(cfg: DictConfig | None, key: str) -> list[Any]:
 def _build_student(cfg: DictConfig, vocab_size: int, output_dir: Path) -> StudentBuild:
     build = instantiate(cfg.student, vocab_size=vocab_size)
     if build.report is not None:
-        if any(WORD_EMBEDDINGS in str(entry) for entry in build.report.shape_mismatch):
+        if any(entry.student_key == WORD_EMBEDDINGS for entry in build.report.shape_mismatch):
             raise ConfigError(
                 f"Vocabulary mismatch: student.seed_from={cfg.student.get('seed_from')!r} has word embeddings "
                 f"of another shape than the tokenizer's {vocab_size} tokens x student.dim. Choose a seed "
@@ -85,7 +87,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     module = DistillationModule(student.model, teacher, loss, optimizer)
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     log.info("Run directory: %s", output_dir)
-    trainer.fit(module, datamodule=datamodule)
+    with warnings.catch_warnings():
+        # The frozen teacher is in eval mode on purpose (DistillationModule.train keeps it there).
+        warnings.filterwarnings("ignore", message=TEACHER_EVAL_MODE_WARNING)
+        trainer.fit(module, datamodule=datamodule)
     return _final_metrics(callbacks)
 
 

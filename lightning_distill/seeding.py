@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -107,6 +108,20 @@ class SeedReport:
         if self.folded_token_type_embeddings:
             text += "; BERT segment-0 token-type embedding folded into the position embeddings"
         return text + "."
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form for ``seeding_report.json`` in the run directory."""
+        return {
+            "source": self.source,
+            "layer_seeding": self.layer_seeding,
+            "seeded": dict(self.seeded),
+            "initialized": list(self.initialized),
+            "shape_mismatch": [
+                {**asdict(entry), "student_shape": list(entry.student_shape), "source_shape": list(entry.source_shape)}
+                for entry in self.shape_mismatch
+            ],
+            "folded_token_type_embeddings": self.folded_token_type_embeddings,
+        }
 
 
 def load_seed_state_dict(name_or_path: str, *, expected_n_heads: int | None = None) -> tuple[dict[str, Tensor], str]:

@@ -187,3 +187,31 @@ def test_user_errors_exit_cleanly_without_traceback(tmp_path):
     output = result.stdout + result.stderr
     assert "student.n_layers" in output
     assert "Traceback" not in output
+
+
+@pytest.mark.slow
+def test_offline_presets_chain_teacher_then_distillation(tmp_path):
+    """`offline_teacher` saves a QA teacher that `offline` then distills into a MiniLM-seeded student."""
+    limits = ["data.max_train_examples=16", "data.max_eval_examples=8", "data.max_seq_length=192",
+              "data.doc_stride=64", "trainer.max_epochs=1", "logger=[]", f"paths.artifacts_dir={tmp_path / 'artifacts'}"]
+    teacher_metrics = train(compose_config(["experiment=offline_teacher", *limits], tmp_path / "teacher_run"))
+    assert (tmp_path / "artifacts" / "minilm-squad2-teacher" / "config.json").is_file()
+    assert "train/soft_loss" not in teacher_metrics
+
+    metrics = train(compose_config(["experiment=offline", *limits], tmp_path / "student_run"))
+    assert "train/soft_loss" in metrics
+    report = json.loads((tmp_path / "student_run" / "seeding_report.json").read_text())
+    assert report["seeded"]["distilbert.embeddings.word_embeddings.weight"] == "embeddings.word_embeddings.weight"
+    assert report["folded_token_type_embeddings"] is True
+    assert any(key.startswith("qa_outputs") for key in report["initialized"])
+
+
+def test_seeded_student_writes_its_seeding_report(tmp_path):
+    cfg = compose_config(["experiment=smoke", "student=minilm", "student.n_layers=1", "student.n_heads=2",
+                          "teacher=none", "logger=[]", "data.max_train_examples=8", "data.max_eval_examples=4"], tmp_path)
+    train(cfg)
+    report = json.loads((tmp_path / "seeding_report.json").read_text())
+    assert report["source"].endswith("model")
+    assert report["layer_seeding"] == "match"
+    assert "distilbert.transformer.layer.0.ffn.lin1.weight" in report["seeded"]
+    assert report["shape_mismatch"] == []
