@@ -3,7 +3,13 @@
 Featurizing the full train set takes minutes and every trial of a sweep needs the same features,
 so they are cached under a key made of everything that changes them (tokenizer, featurization
 settings, data content, subset selection). The cache is written to a temporary directory and
-renamed into place, so concurrent trials never see half a cache and a crash never leaves one.
+renamed into place, so concurrent trials never see half a cache and a crash never leaves one; a
+file lock per key makes a second trial wait for the first one's features instead of featurizing
+again.
+
+Batches carry ``feature_index`` (the row of each feature) so that cached teacher logits
+(:mod:`lightning_distill.teacher_cache`, attached with :meth:`SquadDataModule.attach_teacher_logits`)
+can be looked up in the collate function, and evaluation can be batched in length order.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +30,15 @@ import datasets
 import numpy as np
 import torch
 from pytorch_lightning import LightningDataModule
+from filelock import FileLock
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerFast
 
 from lightning_distill.errors import ConfigError
 from lightning_distill.featurization import FeaturizationSettings, featurize_batch
+from lightning_distill.length_grouped_sampler import LengthGroupedSampler, SortedByLengthSampler
 from lightning_distill.squad_data import SquadRecord, fingerprint_files, read_squad_files, records_from_hub
+from lightning_distill.teacher_cache import TeacherLogits, feature_lengths
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +46,8 @@ FEATURIZATION_VERSION = 1
 """Bump when featurization code changes what it produces, so old caches are not reused."""
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "start_positions", "end_positions")
+FEATURE_INDEX = "feature_index"
+TEACHER_START, TEACHER_END = "teacher_start_logits", "teacher_end_logits"
 PADDING_MODES = ("max_length", "longest")
 
 
@@ -71,6 +84,9 @@ class SquadDataModule(LightningDataModule):
         doc_stride: int = 128,
         max_query_length: int = 64,
         padding: str = "max_length",
+        group_by_length: bool = False,
+        mega_batch_mult: int | None = None,
+        sort_eval_by_length: bool = False,
         train_batch_size: int = 8,
         eval_batch_size: int = 8,
         num_workers: int = 0,
@@ -87,6 +103,9 @@ class SquadDataModule(LightningDataModule):
         self.max_examples = {"train": max_train_examples, "eval": max_eval_examples}
         self.subset_seed = subset_seed
         self.padding = padding
+        self.group_by_length = group_by_length
+        self.mega_batch_mult = mega_batch_mult
+        self.sort_eval_by_length = sort_eval_by_length
         self.batch_sizes = {"train": train_batch_size, "eval": eval_batch_size}
         self.num_workers = num_workers
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
@@ -94,6 +113,10 @@ class SquadDataModule(LightningDataModule):
         self.train_features: datasets.Dataset | None = None
         self.eval_features: datasets.Dataset | None = None
         self.eval_examples: list[SquadRecord] = []
+        self.teacher_logits: TeacherLogits | None = None
+        self._read_cache: dict[str, tuple[list[SquadRecord], str]] = {}
+        self._lengths: dict[str, np.ndarray] = {}
+        self.setup_seconds: float | None = None
 
     def _validate(self) -> None:
         self.settings.validate("data")
@@ -107,6 +130,12 @@ class SquadDataModule(LightningDataModule):
                 raise ConfigError(f"data.max_{split}_examples={limit} must be null (all) or an integer >= 1.")
         if self.padding not in PADDING_MODES:
             raise ConfigError(f"data.padding={self.padding!r} must be one of {list(PADDING_MODES)}.")
+        for key in ("group_by_length", "sort_eval_by_length"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"data.{key}={getattr(self, key)!r} must be true or false.")
+        mult = self.mega_batch_mult
+        if mult is not None and (not isinstance(mult, int) or isinstance(mult, bool) or mult < 1):
+            raise ConfigError(f"data.mega_batch_mult={mult!r} must be null (transformers' default) or an integer >= 1.")
         if self.num_workers < 0:
             raise ConfigError(f"data.num_workers={self.num_workers} must be >= 0.")
         for files, _, key in self.sources.values():
@@ -122,12 +151,18 @@ class SquadDataModule(LightningDataModule):
     # -- loading ---------------------------------------------------------------------------
 
     def _read(self, split: str) -> tuple[list[SquadRecord], str]:
-        files, hub_split, key = self.sources[split]
-        if files:
-            records, fingerprint = read_squad_files(files, key), fingerprint_files(files)
-        else:
-            records, fingerprint = records_from_hub(self.hub_dataset, hub_split, f"data.hub_dataset ({split})")
-        return select_subset(records, self.max_examples[split], self.subset_seed), fingerprint
+        if split not in self._read_cache:
+            files, hub_split, key = self.sources[split]
+            if files:
+                records, fingerprint = read_squad_files(files, key), fingerprint_files(files)
+            else:
+                records, fingerprint = records_from_hub(self.hub_dataset, hub_split, f"data.hub_dataset ({split})")
+            self._read_cache[split] = select_subset(records, self.max_examples[split], self.subset_seed), fingerprint
+        return self._read_cache[split]
+
+    def features_key(self, split: str) -> str:
+        """The content key of a split's features (tokenizer, settings, data, subset); reads the data."""
+        return self._cache_key(split, self._read(split)[1])
 
     def _cache_key(self, split: str, data_fingerprint: str) -> str:
         key = {
@@ -156,16 +191,23 @@ class SquadDataModule(LightningDataModule):
             return self._featurize(records, split), records
         path = self.cache_dir / f"{split}-{self._cache_key(split, fingerprint)}"
         if not path.exists():
-            _save_atomically(self._featurize(records, split), path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(path.parent / f".{path.name}.lock")):
+                if not path.exists():  # else another trial featurized while we waited
+                    _save_atomically(self._featurize(records, split), path)
         else:
             log.info("Reusing cached %s features from %s", split, path)
         return datasets.load_from_disk(str(path)), records
 
     def setup(self, stage: str | None = None) -> None:
+        """Featurize (or load cached features); idempotent. ``setup_seconds`` times the first call."""
+        start = time.perf_counter()
         if self.eval_features is None:
             self.eval_features, self.eval_examples = self._features("eval")
         if stage in (None, "fit") and self.train_features is None:
             self.train_features, _ = self._features("train")
+        if self.setup_seconds is None:
+            self.setup_seconds = time.perf_counter() - start
         log.info(
             "SQuAD features: %s train, %d eval (%d questions)",
             "-" if self.train_features is None else len(self.train_features),
@@ -175,26 +217,49 @@ class SquadDataModule(LightningDataModule):
 
     # -- batching ----------------------------------------------------------------------------
 
-    def collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        """Pad to ``max_seq_length`` (the paper's fixed shapes) or to the batch's longest feature."""
-        return self.tokenizer.pad(
+    def attach_teacher_logits(self, teacher_logits: TeacherLogits | None) -> None:
+        """Train batches will carry the cached teacher logits of their features (None: they won't)."""
+        self.teacher_logits = teacher_logits
+
+    def lengths(self, split: str) -> np.ndarray:
+        """Token count of every feature of a split (after :meth:`setup`)."""
+        if split not in self._lengths:
+            self._lengths[split] = feature_lengths(self.train_features if split == "train" else self.eval_features)
+        return self._lengths[split]
+
+    def collate(self, rows: list[dict[str, Any]], split: str = "eval") -> dict[str, torch.Tensor]:
+        """Pad to ``max_seq_length`` (the paper's fixed shapes) or to the batch's longest feature;
+        train batches also get their cached teacher logits, padded the same way."""
+        indices = [row.pop(FEATURE_INDEX) for row in rows] if rows and FEATURE_INDEX in rows[0] else None
+        batch = self.tokenizer.pad(
             rows, padding=self.padding, max_length=self.settings.max_seq_length, return_tensors="pt"
         )
+        if indices is not None:
+            batch[FEATURE_INDEX] = torch.tensor(indices, dtype=torch.long)
+            if split == "train" and self.teacher_logits is not None:
+                batch[TEACHER_START], batch[TEACHER_END] = self.teacher_logits.batch(indices, batch["input_ids"].shape[1])
+        return batch
 
-    def _loader(self, features: datasets.Dataset, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, features: datasets.Dataset, split: str, sampler: Any = None, shuffle: bool = False) -> DataLoader:
+        indexed = features.select_columns(list(MODEL_INPUTS)).add_column(FEATURE_INDEX, np.arange(len(features)))
         return DataLoader(
-            features.select_columns(list(MODEL_INPUTS)),
+            indexed,
             batch_size=self.batch_sizes[split],
             shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
-            collate_fn=self.collate,
+            collate_fn=partial(self.collate, split=split),
         )
 
     def train_dataloader(self) -> DataLoader:
+        if self.group_by_length:
+            sampler = LengthGroupedSampler(self.lengths("train"), self.batch_sizes["train"], self.mega_batch_mult)
+            return self._loader(self.train_features, "train", sampler=sampler)
         return self._loader(self.train_features, "train", shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.eval_features, "eval", shuffle=False)
+        sampler = SortedByLengthSampler(self.lengths("eval")) if self.sort_eval_by_length else None
+        return self._loader(self.eval_features, "eval", sampler=sampler)
 
 
 def _as_list(files: Sequence[str] | str | None) -> list[str]:

@@ -7,7 +7,8 @@ scale as the hard ones when T changes (Hinton et al. 2015).
 
 Padding positions are removed from every softmax. With fixed 384-token padding they only add a
 little probability mass, but they make the loss depend on how a batch is padded; masking them
-makes fixed and dynamic padding compute the same number. The loss is always computed in fp32.
+makes fixed and dynamic padding compute the same number. The loss is always computed in fp32,
+even under mixed precision (autocast is disabled inside it and the logits are upcast).
 """
 
 from __future__ import annotations
@@ -70,6 +71,24 @@ class DistillationLoss:
         attention_mask: torch.Tensor | None = None,
         teacher_start_logits: torch.Tensor | None = None,
         teacher_end_logits: torch.Tensor | None = None,
+    ) -> LossParts:
+        # Under mixed precision the logits arrive in bf16/fp16: upcast, and keep autocast from
+        # running the softmaxes / KL / CE in half precision again.
+        with torch.autocast(start_logits.device.type, enabled=False):
+            return self._fp32_loss(
+                start_logits, end_logits, start_positions, end_positions, attention_mask,
+                teacher_start_logits, teacher_end_logits,
+            )
+
+    def _fp32_loss(
+        self,
+        start_logits: torch.Tensor,
+        end_logits: torch.Tensor,
+        start_positions: torch.Tensor,
+        end_positions: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        teacher_start_logits: torch.Tensor | None,
+        teacher_end_logits: torch.Tensor | None,
     ) -> LossParts:
         start = mask_padding(start_logits, attention_mask)
         end = mask_padding(end_logits, attention_mask)

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 from transformers import get_linear_schedule_with_warmup
 
-from lightning_distill.distillation import DistillationLoss
+from lightning_distill.datamodule import FEATURE_INDEX, TEACHER_END, TEACHER_START
+from lightning_distill.distillation import DistillationLoss, LossParts
 from lightning_distill.errors import ConfigError
 
 NO_DECAY_SUFFIXES = ("bias", "LayerNorm.weight", "layer_norm.weight")
@@ -82,13 +83,16 @@ class DistillationModule(pl.LightningModule):
             self.teacher.eval()
         return self
 
-    def _loss(self, batch: dict[str, torch.Tensor], with_teacher: bool):
+    def loss_parts(self, batch: dict[str, torch.Tensor]) -> LossParts:
+        """Student forward + loss. Teacher logits come from the batch (the teacher-logit cache,
+        see ``lightning_distill.teacher_cache``) when it carries them, else from the live teacher."""
         start, end = qa_logits(self.student, batch)
-        teacher_start = teacher_end = None
-        if with_teacher and self.teacher is not None:
+        teacher_start = batch.get(TEACHER_START)
+        teacher_end = batch.get(TEACHER_END)
+        if teacher_start is None and self.teacher is not None:
             with torch.no_grad():
                 teacher_start, teacher_end = qa_logits(self.teacher, batch)
-        parts = self.loss(
+        return self.loss(
             start,
             end,
             batch["start_positions"],
@@ -97,10 +101,9 @@ class DistillationModule(pl.LightningModule):
             teacher_start,
             teacher_end,
         )
-        return parts, start, end
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_index: int) -> torch.Tensor:
-        parts, _, _ = self._loss(batch, with_teacher=True)
+        parts = self.loss_parts(batch)
         if not torch.isfinite(parts.total):
             raise NonFiniteLossError(
                 f"training loss is {parts.total.item()} at epoch {self.current_epoch}, step "
@@ -119,7 +122,10 @@ class DistillationModule(pl.LightningModule):
         start, end = qa_logits(self.student, batch)
         parts = self.loss(start, end, batch["start_positions"], batch["end_positions"], batch["attention_mask"])
         self.log("val_loss", parts.hard, prog_bar=True, batch_size=batch["input_ids"].shape[0])
-        return {"start_logits": start.detach(), "end_logits": end.detach()}
+        outputs = {"start_logits": start.detach(), "end_logits": end.detach()}
+        if FEATURE_INDEX in batch:  # batches may come sorted by length: lets the evaluation restore order
+            outputs[FEATURE_INDEX] = batch[FEATURE_INDEX]
+        return outputs
 
     def configure_optimizers(self):
         settings = self.optimizer_settings

@@ -2,6 +2,11 @@
 
 The order is chosen so that mistakes surface cheapest first: pure config checks, then the
 tokenizer, then models (vocabulary checks), and only then data loading and training.
+
+With the teacher-logit cache on (``teacher.cache.enabled``, the default) the teacher is loaded
+only when its cache has to be built, and it never takes part in training: train batches carry
+its cached logits (:mod:`lightning_distill.teacher_cache`). :func:`prepare` builds the features and
+the cache ahead of a sweep so that every trial just reads them.
 """
 
 from __future__ import annotations
@@ -13,14 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate as hydra_instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from lightning_distill.callbacks import MetricsFile
+from lightning_distill.datamodule import SquadDataModule
 from lightning_distill.distillation_module import DistillationModule
 from lightning_distill.errors import ConfigError, LightningDistillError
+from lightning_distill.precision import resolve_precision
 from lightning_distill.student import StudentBuild
+from lightning_distill.teacher_cache import TeacherCacheSettings, TeacherLogitCache
+from lightning_distill.teacher_fingerprint import teacher_fingerprint
 from lightning_distill.vocabulary import check_checkpoint_tokenizer
 
 log = logging.getLogger(__name__)
@@ -65,27 +75,103 @@ def _build_student(cfg: DictConfig, vocab_size: int, output_dir: Path) -> Studen
     return build
 
 
+class TeacherSetup:
+    """The configured teacher as a trial needs it: a cache to read, or a live model, or nothing.
+
+    Construction checks the teacher's settings and vocabulary; with the cache on it also computes
+    the cache key (teacher fingerprint + train-features key, which reads the data files) and loads
+    the teacher only if that cache is not built yet (so a broken checkpoint still fails before any
+    featurization, and a trial with a built cache never loads it).
+    """
+
+    def __init__(self, cfg: DictConfig, tokenizer: Any, datamodule: SquadDataModule) -> None:
+        self.cache: TeacherLogitCache | None = None
+        self.model: torch.nn.Module | None = None
+        self._config = _teacher_config(cfg)
+        self._vocab_size = len(tokenizer)
+        if self._config is None:
+            return
+        check_checkpoint_tokenizer(self._config.get("name_or_path"), tokenizer, "teacher.name_or_path")
+        settings = _cache_settings(cfg)
+        if settings.enabled:
+            self.cache = TeacherLogitCache(settings, teacher_fingerprint(self._config), datamodule.features_key("train"))
+        if self.cache is None or not self.cache.is_built():
+            self.model = self._load()
+
+    def _load(self) -> torch.nn.Module:
+        # The teacher's loading must not move the global RNG: the student is initialized from it
+        # next, and must start the same whether or not the teacher was loaded.
+        with torch.random.fork_rng():
+            return instantiate(self._config, vocab_size=self._vocab_size)
+
+    def prepare(self, datamodule: SquadDataModule) -> None:
+        """Build train features and the cache if missing; attach the cached logits to the data."""
+        if self.cache is None:
+            return
+        datamodule.setup("fit")
+        self.cache.build(lambda: self.model if self.model is not None else self._load(), datamodule.train_features)
+        datamodule.attach_teacher_logits(self.cache.open(datamodule.train_features))
+        self.model = None  # training reads the cache; free the teacher
+
+
+def _teacher_config(cfg: DictConfig) -> DictConfig | None:
+    """``cfg.teacher`` without its ``cache`` settings (what instantiating the teacher takes)."""
+    teacher = cfg.get("teacher")
+    if teacher is None:
+        return None
+    return OmegaConf.create({key: value for key, value in OmegaConf.to_container(teacher, resolve=True).items() if key != "cache"})
+
+
+def _cache_settings(cfg: DictConfig) -> TeacherCacheSettings:
+    cache = cfg.teacher.get("cache")
+    if cache is None:
+        return TeacherCacheSettings(enabled=False)
+    if not isinstance(cache, DictConfig):
+        raise ConfigError(f"teacher.cache must be a mapping of cache settings, got {cache!r}.")
+    known = set(TeacherCacheSettings.__dataclass_fields__)
+    unknown = sorted(set(cache) - known)
+    if unknown:
+        raise ConfigError(f"teacher.cache.{unknown[0]} is not a setting; use {sorted(known)}.")
+    return TeacherCacheSettings(**OmegaConf.to_container(cache, resolve=True))
+
+
+def prepare(cfg: DictConfig) -> None:
+    """Build what every trial of a sweep with this config reads, once, before the first trial.
+
+    Featurizes the train and eval splits into the features cache and, when a teacher is configured
+    with its cache enabled, runs it once over the train features into the teacher-logit cache.
+    Idempotent and cheap when both exist (reads the data files to compute the keys, loads nothing
+    else). Safe to run concurrently (file locks + build-then-rename). Trial-varying settings
+    (student, optimizer, distillation weights/temperature, batch sizes, padding, precision) are
+    not part of either cache key.
+    """
+    tokenizer = instantiate(cfg.tokenizer)
+    datamodule = instantiate(cfg.data, tokenizer=tokenizer)
+    teacher = TeacherSetup(cfg, tokenizer, datamodule)
+    datamodule.setup("fit")
+    teacher.prepare(datamodule)
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Run one distillation (or hard-label training) and return its final metrics."""
     output_dir = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     loss = instantiate(cfg.distillation)
     optimizer = instantiate(cfg.optimizer)
+    precision = resolve_precision(cfg.trainer.get("precision", "32-true"), str(cfg.trainer.get("accelerator", "auto")))
     tokenizer = instantiate(cfg.tokenizer)
     datamodule = instantiate(cfg.data, tokenizer=tokenizer)
     callbacks = _instantiate_group(cfg.get("callbacks"), "callbacks")
     loggers = _instantiate_group(cfg.get("logger"), "logger")
 
-    teacher = None
-    if cfg.get("teacher") is not None:
-        check_checkpoint_tokenizer(cfg.teacher.get("name_or_path"), tokenizer, "teacher.name_or_path")
-        teacher = instantiate(cfg.teacher, vocab_size=len(tokenizer))
+    teacher = TeacherSetup(cfg, tokenizer, datamodule)
     seed_key = "seed_from" if "seed_from" in cfg.student else "name_or_path"
     check_checkpoint_tokenizer(cfg.student.get(seed_key), tokenizer, f"student.{seed_key}")
     student = _build_student(cfg, len(tokenizer), output_dir)
+    teacher.prepare(datamodule)
 
-    module = DistillationModule(student.model, teacher, loss, optimizer)
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    module = DistillationModule(student.model, teacher.model, loss, optimizer)
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision)
     log.info("Run directory: %s", output_dir)
     with warnings.catch_warnings():
         # The frozen teacher is in eval mode on purpose (DistillationModule.train keeps it there).

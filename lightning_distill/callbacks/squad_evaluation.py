@@ -32,15 +32,24 @@ class SquadEvaluation(pl.Callback):
         self.null_score_diff_threshold = null_score_diff_threshold
         self._start: list[np.ndarray] = []
         self._end: list[np.ndarray] = []
+        self._index: list[int] = []
         self._features: list[dict] | None = None
         self.metrics: dict[str, float] = {}
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._start, self._end = [], []
+        self._start, self._end, self._index = [], [], []
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         self._start.extend(outputs["start_logits"].float().cpu().numpy())
         self._end.extend(outputs["end_logits"].float().cpu().numpy())
+        if "feature_index" in outputs:  # batches in another order than the features (sorted by length)
+            self._index.extend(outputs["feature_index"].cpu().tolist())
+
+    def _in_feature_order(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        if len(self._index) != len(self._start):
+            return self._start, self._end
+        order = np.argsort(self._index, kind="stable")
+        return [self._start[i] for i in order], [self._end[i] for i in order]
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         datamodule = trainer.datamodule
@@ -48,11 +57,12 @@ class SquadEvaluation(pl.Callback):
             self._features = datamodule.eval_features.select_columns(["example_id", "offset_mapping"]).to_list()
         if len(self._start) != len(self._features):
             return  # a partial loop (e.g. limit_val_batches): answers would be missing, metrics meaningless
+        start_logits, end_logits = self._in_feature_order()
         predictions = postprocess_qa_predictions(
             datamodule.eval_examples,
             self._features,
-            self._start,
-            self._end,
+            start_logits,
+            end_logits,
             n_best_size=self.n_best_size,
             max_answer_length=self.max_answer_length,
             null_score_diff_threshold=self.null_score_diff_threshold,
