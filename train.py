@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 import lightning_distill  # noqa: F401  (registers the config resolvers)
 from lightning_distill.errors import LightningDistillError
-from lightning_distill.pipeline import train
+from lightning_distill.pipeline import select_objectives, train
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +20,10 @@ USER_ERROR_EXIT_CODE = 2
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
-def main(cfg: DictConfig) -> dict[str, float]:
+def main(cfg: DictConfig) -> dict[str, float] | list[float]:
+    """Returns the run's metrics: the dict a sweeper reads (or ``objectives`` as a list, for Optuna)."""
     try:
-        return train(cfg)
+        return select_objectives(train(cfg), cfg.get("objectives"))
     except LightningDistillError as error:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # a sweeper records the failed trial and goes on

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
         warnings.filterwarnings("ignore", message=TEACHER_EVAL_MODE_WARNING)
         trainer.fit(module, datamodule=datamodule)
     return _final_metrics(callbacks)
+
+
+def select_objectives(metrics: dict[str, float], objectives: Sequence[str] | None) -> dict[str, float] | list[float]:
+    """The whole dict, or the named metrics in order for sweepers that optimize a sequence of floats."""
+    if not objectives:
+        return metrics
+    missing = [name for name in objectives if name not in metrics]
+    if missing:
+        raise ConfigError(f"objectives={list(objectives)}: the run logged no {missing}; available: {sorted(metrics)}.")
+    return [float(metrics[name]) for name in objectives]
 
 
 def _final_metrics(callbacks: list[Any]) -> dict[str, float]:

@@ -1,0 +1,123 @@
+"""The SigOpt service through the official ``sigopt`` client.
+
+SigOpt itself serves ``parallel_bandwidth`` open suggestions at once, so no liar is needed. The
+token comes from the environment only; it is handed to the client and never stored, logged or
+written to any config. Access problems (bad or expired token, wrong URL, unknown experiment)
+surface in ``start``, before any trial runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from hydra_plugins.sigopt_sweeper.errors import SigOptAccessError, SweepConfigError
+from hydra_plugins.sigopt_sweeper.experiment import ExperimentSpec, Suggestion, sigopt_values
+from hydra_plugins.sigopt_sweeper.journal import Observation
+
+log = logging.getLogger(__name__)
+
+UNAUTHORIZED = (401, 403)
+NOT_FOUND = 404
+
+
+class ApiDriver:
+    name = "api"
+
+    def __init__(self, spec: ExperimentSpec, token: str, *, token_env: str, api_url: str | None, project: str | None) -> None:
+        from sigopt import Connection
+
+        self.spec = spec
+        self.token_env = token_env
+        self.project = project
+        self.connection = Connection(client_token=token)
+        if api_url:
+            self.connection.set_api_url(api_url)
+        self.api_url = api_url or "the default SigOpt API URL"
+        self.experiment_id: str | None = None
+
+    def start(self, experiment_id: str | None) -> str:
+        with self._access("attach to" if experiment_id else "create"):
+            if experiment_id:
+                experiment = self.connection.experiments(experiment_id).fetch()
+                self._check_same_parameters(experiment)
+            else:
+                definition = self.spec.to_sigopt()
+                if self.project:
+                    definition["project"] = self.project
+                experiment = self.connection.experiments().create(**definition)
+        self.experiment_id = str(experiment.id)
+        log.info("SigOpt experiment %s (%s)", self.experiment_id, self.api_url)
+        return self.experiment_id
+
+    def restore(self, observations: Sequence[Observation], reported: set[int]) -> list[int]:
+        """Report journaled observations the service never acknowledged (crash between the two)."""
+        newly = []
+        for observation in sorted(observations, key=lambda item: item.trial):
+            if observation.trial in reported:
+                continue
+            try:
+                self.observe(observation)
+            except Exception as error:  # noqa: BLE001 - already known to the service is fine
+                log.warning("trial %d: re-reporting its observation failed (%s); assuming SigOpt has it", observation.trial, error)
+            newly.append(observation.trial)
+        return newly
+
+    def suggest(self, pending: Sequence[dict[str, Any]]) -> Suggestion:
+        suggestion = self._experiment().suggestions().create()
+        return Suggestion(id=str(suggestion.id), assignments=dict(suggestion.assignments))
+
+    def observe(self, observation: Observation) -> str | None:
+        observations = self._experiment().observations()
+        if observation.failed:
+            created = observations.create(suggestion=observation.suggestion_id, failed=True)
+        else:
+            created = observations.create(suggestion=observation.suggestion_id, values=sigopt_values(observation))
+        return str(created.id)
+
+    def _experiment(self) -> Any:
+        if self.experiment_id is None:
+            raise RuntimeError("ApiDriver.start() must run before suggestions")
+        return self.connection.experiments(self.experiment_id)
+
+    def _check_same_parameters(self, experiment: Any) -> None:
+        theirs = sorted(parameter.name for parameter in experiment.parameters)
+        ours = sorted(parameter.name for parameter in self.spec.space.parameters)
+        if theirs != ours:
+            raise SweepConfigError(
+                f"SigOpt experiment {experiment.id} searches {theirs}, but hydra.sweeper.params defines {ours}; "
+                "resume with the same search space or start a new experiment (hydra.sweeper.experiment_id=null)."
+            )
+
+    def _access(self, action: str) -> "_AccessErrors":
+        return _AccessErrors(action, self.token_env, self.api_url)
+
+
+class _AccessErrors:
+    """Turns the client's HTTP errors into messages that say what to fix (never echoing the token)."""
+
+    def __init__(self, action: str, token_env: str, api_url: str) -> None:
+        self.action, self.token_env, self.api_url = action, token_env, api_url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> bool:
+        from sigopt.exception import ApiException, ConnectionException
+
+        if isinstance(error, ApiException) and error.status_code in UNAUTHORIZED:
+            raise SigOptAccessError(
+                f"SigOpt refused the token in ${self.token_env} (HTTP {error.status_code}) when trying to {self.action} "
+                "the experiment: it is invalid or expired. Set a valid API token (SigOpt web app: API tokens), "
+                "or unset it to use the offline lite driver."
+            ) from None
+        if isinstance(error, ApiException) and error.status_code == NOT_FOUND:
+            raise SigOptAccessError(
+                f"SigOpt has no such experiment to {self.action} (HTTP 404): check hydra.sweeper.experiment_id."
+            ) from None
+        if isinstance(error, ApiException):
+            raise SigOptAccessError(f"SigOpt could not {self.action} the experiment (HTTP {error.status_code}): {error}") from None
+        if isinstance(error, ConnectionException):
+            raise SigOptAccessError(f"cannot reach SigOpt at {self.api_url}: {str(error).splitlines()[-1]}") from None
+        return False

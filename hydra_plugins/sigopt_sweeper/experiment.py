@@ -1,0 +1,57 @@
+"""What both drivers share: the experiment definition and the optimizer interface the sweep uses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hydra_plugins.sigopt_sweeper.journal import Observation
+from hydra_plugins.sigopt_sweeper.metrics import Metric
+from hydra_plugins.sigopt_sweeper.search_space import SearchSpace
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    name: str
+    space: SearchSpace
+    metrics: tuple[Metric, ...]
+    budget: int
+    parallel_bandwidth: int
+
+    def to_sigopt(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "parameters": self.space.to_sigopt(),
+            "metrics": [metric.to_sigopt() for metric in self.metrics],
+            "observation_budget": self.budget,
+            "parallel_bandwidth": self.parallel_bandwidth,
+        }
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    id: str
+    assignments: dict[str, Any]
+
+
+class Driver(Protocol):
+    """The optimizer behind the sweep; implemented by LiteDriver (in process) and ApiDriver (service)."""
+
+    name: str
+
+    def start(self, experiment_id: str | None) -> str:
+        """Create the experiment (or attach to ``experiment_id``) and return its id."""
+
+    def restore(self, observations: Sequence[Observation], reported: set[int]) -> list[int]:
+        """Bring the optimizer up to the journal's history; return trials newly reported to it."""
+
+    def suggest(self, pending: Sequence[dict[str, Any]]) -> Suggestion:
+        """Next assignments, knowing which are still being evaluated."""
+
+    def observe(self, observation: Observation) -> str | None:
+        """Report a finished trial (values or failure); returns the service's observation id if any."""
+
+
+def sigopt_values(observation: Observation) -> list[dict[str, Any]]:
+    return [{"name": name, "value": value} for name, value in observation.values.items()]

@@ -1,0 +1,143 @@
+"""The in-process ``sigoptlite`` optimizer, made parallel with a constant liar.
+
+sigoptlite serves one open suggestion at a time. To keep N workers busy, each suggestion is asked
+of a *fresh* lite experiment into which the real history is replayed (by assignments, which lite
+accepts) plus every pending trial observed with a "lie" value (the mean of completed values by
+default), so the optimizer spreads pending work instead of suggesting the same point N times.
+Lies are only added once lite has left its random initialization phase: there they change
+nothing but would shorten that phase with made-up data.
+
+A fresh replay would refit the GP hyperparameters from scratch each time (seconds at hundreds of
+observations); the previous fit is handed to the new broker as its starting point, as lite's own
+broker does between suggestions. That reaches into lite's internals, so it is guarded and falls
+back to a plain refit if lite changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy
+
+from hydra_plugins.sigopt_sweeper.errors import SweepConfigError
+from hydra_plugins.sigopt_sweeper.experiment import ExperimentSpec, Suggestion, sigopt_values
+from hydra_plugins.sigopt_sweeper.journal import Observation
+from hydra_plugins.sigopt_sweeper.numpy_compat import ensure_numpy_product
+
+log = logging.getLogger(__name__)
+
+LIES = ("mean", "worst", "best")
+LITE_EXPERIMENT_ID = "lite"
+
+
+class LiteDriver:
+    name = "lite"
+
+    def __init__(self, spec: ExperimentSpec, lie: str = "mean", seed: int | None = None) -> None:
+        if lie not in LIES:
+            raise SweepConfigError(f"hydra.sweeper.lie={lie!r} must be one of {list(LIES)}.")
+        ensure_numpy_product()
+        self.spec = spec
+        self.lie = lie
+        self.history: list[Observation] = []
+        self._hyperparameters: Any = None
+        self._suggestions = 0
+        self._numpy_state = numpy.random.RandomState(seed).get_state()
+
+    def start(self, experiment_id: str | None) -> str:
+        self._replayed([])  # validates the experiment definition with lite before any trial runs
+        return LITE_EXPERIMENT_ID
+
+    def restore(self, observations: Sequence[Observation], reported: set[int]) -> list[int]:
+        self.history = sorted(observations, key=lambda observation: observation.trial)
+        return [observation.trial for observation in self.history if observation.trial not in reported]
+
+    def observe(self, observation: Observation) -> str | None:
+        self.history.append(observation)
+        return None
+
+    def suggest(self, pending: Sequence[dict[str, Any]]) -> Suggestion:
+        connection, api = self._replayed(pending)
+        if api is not None and self._hyperparameters is not None:
+            api.broker.hyperparameters = self._hyperparameters
+        with self._own_numpy_random_state():
+            suggestion = connection.experiments(_lite_id()).suggestions().create()
+        if api is not None and api.broker.hyperparameters is not None:
+            self._hyperparameters = api.broker.hyperparameters
+        self._suggestions += 1
+        return Suggestion(id=f"lite-{self._suggestions}", assignments=dict(suggestion.assignments))
+
+    @contextmanager
+    def _own_numpy_random_state(self) -> Iterator[None]:
+        """libsigopt draws from numpy's global RNG, which every in-process trial re-seeds
+        (``seed_everything``): without its own stream lite would repeat the same "random" points."""
+        outside = numpy.random.get_state()
+        numpy.random.set_state(self._numpy_state)
+        try:
+            yield
+        finally:
+            self._numpy_state = numpy.random.get_state()
+            numpy.random.set_state(outside)
+
+    # -- replay ----------------------------------------------------------------------------------
+
+    def _replayed(self, pending: Sequence[dict[str, Any]]) -> tuple[Any, Any]:
+        from sigopt import Connection
+        from sigopt.exception import SigOptException
+        from sigoptlite import LocalDriver
+
+        connection = Connection(driver=LocalDriver)
+        try:
+            connection.experiments().create(**{**self.spec.to_sigopt(), "parallel_bandwidth": 1})
+        except (SigOptException, ValueError) as error:
+            raise SweepConfigError(f"sigoptlite rejected the experiment built from hydra.sweeper: {error}") from None
+        observations = connection.experiments(_lite_id()).observations()
+        for observation in self.history:
+            if observation.failed:
+                observations.create(assignments=observation.assignments, failed=True)
+            else:
+                observations.create(assignments=observation.assignments, values=sigopt_values(observation))
+        api = _local_api(connection)
+        lies = self._lie_values()
+        in_random_phase = api is not None and api.broker.is_initialization_phase
+        if pending and lies and not in_random_phase:
+            for assignments in pending:
+                observations.create(assignments=assignments, values=[{"name": k, "value": v} for k, v in lies.items()])
+        return connection, api
+
+    def _lie_values(self) -> dict[str, float] | None:
+        completed = [observation for observation in self.history if not observation.failed]
+        if not completed:
+            return None
+        lies = {}
+        for metric in self.spec.metrics:
+            values = [observation.values[metric.name] for observation in completed]
+            if self.lie == "mean":
+                lies[metric.name] = statistics.fmean(values)
+            else:
+                best = max(values) if metric.objective == "maximize" else min(values)
+                worst = min(values) if metric.objective == "maximize" else max(values)
+                lies[metric.name] = best if self.lie == "best" else worst
+        return lies
+
+
+def _lite_id() -> str:
+    from sigoptlite.models import FIXED_EXPERIMENT_ID
+
+    return FIXED_EXPERIMENT_ID
+
+
+def _local_api(connection: Any) -> Any:
+    """lite's LocalAPI (holds the broker), or None if lite's layout changed."""
+    try:
+        api = connection.impl.driver.routes["experiments"]["POST"].__self__
+        api.broker.hyperparameters  # noqa: B018 - probe the attribute we rely on
+        api.broker.is_initialization_phase  # noqa: B018
+        return api
+    except (AttributeError, KeyError, TypeError):
+        log.debug("sigoptlite internals changed; GP hyperparameters will be refit on every suggestion")
+        return None

@@ -1,0 +1,93 @@
+"""The sweep's metrics: validated config, SigOpt metric specs, and values read from a trial's return."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hydra_plugins.sigopt_sweeper.errors import SweepConfigError
+
+OBJECTIVES = ("maximize", "minimize")
+STRATEGIES = ("optimize", "store")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    objective: str
+    strategy: str
+    threshold: float | None = None
+
+    @property
+    def optimized(self) -> bool:
+        return self.strategy == "optimize"
+
+    def to_sigopt(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {"name": self.name, "objective": self.objective, "strategy": self.strategy}
+        if self.threshold is not None:
+            spec["threshold"] = self.threshold
+        return spec
+
+    def better(self, a: float, b: float) -> bool:
+        """True when ``a`` is strictly better than ``b`` for this metric."""
+        return a > b if self.objective == "maximize" else a < b
+
+    def meets_threshold(self, value: float) -> bool:
+        if self.threshold is None:
+            return True
+        return value > self.threshold if self.objective == "maximize" else value < self.threshold
+
+
+def parse_metrics(entries: Sequence[Mapping[str, Any]]) -> tuple[Metric, ...]:
+    metrics = []
+    for index, entry in enumerate(entries):
+        key = f"hydra.sweeper.metrics[{index}]"
+        name = entry.get("name")
+        if not name:
+            raise SweepConfigError(f"{key}.name is empty: name the key of the metric in the task's returned dict.")
+        objective = entry.get("objective") or "maximize"
+        strategy = entry.get("strategy") or "optimize"
+        if objective not in OBJECTIVES:
+            raise SweepConfigError(f"{key}.objective={objective!r} must be one of {list(OBJECTIVES)}.")
+        if strategy not in STRATEGIES:
+            raise SweepConfigError(f"{key}.strategy={strategy!r} must be one of {list(STRATEGIES)}.")
+        threshold = entry.get("threshold")
+        if threshold is not None and not math.isfinite(float(threshold)):
+            raise SweepConfigError(f"{key}.threshold={threshold} must be a finite number or null.")
+        metrics.append(Metric(str(name), objective, strategy, None if threshold is None else float(threshold)))
+    names = [metric.name for metric in metrics]
+    if len(set(names)) != len(names):
+        raise SweepConfigError(f"hydra.sweeper.metrics names must be unique, got {names}.")
+    optimized = [metric for metric in metrics if metric.optimized]
+    if not 1 <= len(optimized) <= 2:
+        raise SweepConfigError(
+            f"hydra.sweeper.metrics: SigOpt optimizes one or two metrics, got {len(optimized)} with strategy=optimize "
+            f"({[metric.name for metric in optimized]}); set the others to strategy=store."
+        )
+    return tuple(metrics)
+
+
+class MissingMetricError(SweepConfigError):
+    """A completed trial did not return a configured metric: a naming mistake that would fail every trial."""
+
+
+def read_values(metrics: Sequence[Metric], returned: Any, trial: int) -> dict[str, float]:
+    """Configured metrics out of the task's return value; raises when the task and config disagree."""
+    if not isinstance(returned, Mapping):
+        raise MissingMetricError(
+            f"trial {trial} returned {type(returned).__name__} {str(returned)[:80]!r}; the sigopt sweeper needs the task to "
+            "return a dict of metrics (train.py does unless `objectives` is set for another sweeper)."
+        )
+    missing = [metric.name for metric in metrics if metric.name not in returned]
+    if missing:
+        raise MissingMetricError(
+            f"trial {trial} returned no {missing} (it returned: {sorted(map(str, returned))}). "
+            "Fix the names in hydra.sweeper.metrics or make the task return them."
+        )
+    return {metric.name: float(returned[metric.name]) for metric in metrics}
+
+
+def non_finite(values: Mapping[str, float]) -> list[str]:
+    return [name for name, value in values.items() if not math.isfinite(value)]

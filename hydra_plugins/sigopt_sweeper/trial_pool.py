@@ -1,0 +1,190 @@
+"""Running trials: asynchronously on Ray, or in batches through any other Hydra launcher.
+
+Hydra's ``Launcher.launch`` returns only when every job of a batch is done, so a batch of a
+1-layer and a 20-layer student idles the first worker for hours. With ``hydra/launcher=ray`` the
+pool therefore bypasses ``launch`` and submits each trial as its own Ray task, built exactly as
+hydra-ray-launcher builds them (its ``ray.init`` and ``ray.remote`` settings, e.g. GPUs per
+trial, apply), and ``ray.wait``s for whichever finishes first: a free worker takes the next
+suggestion at once. Other launchers get batches of ``parallelism`` through ``launch`` (the basic
+launcher runs them one after another in this process; joblib or submitit in parallel).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from hydra_plugins.sigopt_sweeper.failure_reason import failure_reason
+from hydra_plugins.sigopt_sweeper.journal import Trial
+from hydra_plugins.sigopt_sweeper.trial_task import TimedValue
+
+log = logging.getLogger(__name__)
+
+RAY_LAUNCHER = "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"
+
+
+@dataclass
+class TrialOutcome:
+    trial: Trial
+    ok: bool
+    value: Any = None
+    reason: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    output_dir: str | None = None
+
+
+class LauncherPool:
+    """Batch-synchronous: what Hydra's launcher API offers."""
+
+    asynchronous = False
+
+    def __init__(self, launcher: Launcher, capacity: int, sweep_dir: Path) -> None:
+        self.launcher = launcher
+        self.capacity = capacity
+        self.sweep_dir = sweep_dir
+        self.queued: list[Trial] = []
+
+    def has_room(self, in_flight: int) -> bool:
+        return in_flight < self.capacity
+
+    def submit(self, trial: Trial) -> None:
+        self.queued.append(trial)
+
+    def wait(self) -> list[TrialOutcome]:
+        outcomes: list[TrialOutcome] = []
+        for run in _consecutive_runs(self.queued):
+            submitted = time.time()
+            returns = self.launcher.launch([trial.overrides for trial in run], initial_job_idx=run[0].number)
+            for trial, job_return in zip(run, returns):
+                outcomes.append(_outcome(trial, job_return, submitted, time.time(), self.sweep_dir))
+        self.queued = []
+        return outcomes
+
+    def close(self) -> None:
+        self.queued = []
+
+
+class RayPool:
+    """Asynchronous: one Ray task per trial, next suggestion as soon as any task finishes."""
+
+    asynchronous = True
+
+    def __init__(self, launcher: Any, capacity: int, sweep_dir: Path, hydra_context: HydraContext, config: DictConfig, task_function: Any) -> None:
+        import ray
+        from hydra_plugins.hydra_ray_launcher._launcher_util import start_ray  # the launcher's own start-up
+
+        self.ray = ray
+        self.capacity = capacity
+        self.sweep_dir = sweep_dir
+        self.hydra_context = hydra_context
+        self.config = config
+        self.task_function = task_function
+        self.remote_options = _remote_options(launcher.ray_cfg.remote)
+        init = launcher.ray_cfg.init
+        with open_dict(init):
+            init.setdefault("object_store_memory", 78643200)  # as hydra-ray-launcher: small stores on CI
+        start_ray(init)
+        self.running: dict[Any, tuple[Trial, float]] = {}
+
+    def has_room(self, in_flight: int) -> bool:
+        return in_flight < self.capacity
+
+    def submit(self, trial: Trial) -> None:
+        from hydra.core.singleton import Singleton
+        from hydra_plugins.hydra_ray_launcher._launcher_util import launch_job_on_ray
+
+        sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(trial.overrides))
+        with open_dict(sweep_config):
+            sweep_config.hydra.job.id = f"job_id_for_{trial.number}"
+            sweep_config.hydra.job.num = trial.number
+        reference = launch_job_on_ray(
+            self.hydra_context, self.remote_options, sweep_config, self.task_function, Singleton.get_state()
+        )
+        self.running[reference] = (trial, time.time())
+
+    def wait(self) -> list[TrialOutcome]:
+        references = list(self.running)
+        ready, _ = self.ray.wait(references, num_returns=1)
+        more, _ = self.ray.wait(references, num_returns=len(references), timeout=0)
+        outcomes = []
+        for reference in {*ready, *more}:
+            trial, submitted = self.running.pop(reference)
+            try:
+                job_return = self.ray.get(reference)
+            except Exception as error:  # noqa: BLE001 - worker death, Ray OOM kill, cancellation
+                log.warning("trial %d: its Ray worker failed: %s", trial.number, error)
+                outcomes.append(TrialOutcome(trial, ok=False, reason=failure_reason(error), started_at=submitted, finished_at=time.time()))
+                continue
+            outcomes.append(_outcome(trial, job_return, submitted, time.time(), self.sweep_dir))
+        return outcomes
+
+    def close(self) -> None:
+        for reference in list(self.running):
+            self.ray.cancel(reference, force=True)
+        self.running.clear()
+
+
+def make_pool(launcher: Launcher, config: DictConfig, capacity: int, sweep_dir: Path, hydra_context: HydraContext, task_function: Any) -> LauncherPool | RayPool:
+    if _is_ray_launcher(launcher, config):
+        return RayPool(launcher, capacity, sweep_dir, hydra_context, config, task_function)
+    log.info(
+        "%s has no asynchronous API: trials run in batches of %d (use hydra/launcher=ray for asynchronous trials).",
+        type(launcher).__name__, capacity,
+    )
+    return LauncherPool(launcher, capacity, sweep_dir)
+
+
+def _is_ray_launcher(launcher: Launcher, config: DictConfig) -> bool:
+    target = OmegaConf.select(config, "hydra.launcher._target_", default="")
+    return target == RAY_LAUNCHER and hasattr(launcher, "ray_cfg")
+
+
+def _remote_options(remote: DictConfig | None) -> DictConfig:
+    """The launcher's ``ray.remote`` options; a crashed trial is reported, not silently retried."""
+    options = OmegaConf.to_container(remote, resolve=True) if remote else {}
+    options.setdefault("max_retries", 0)
+    return OmegaConf.create(options)
+
+
+def _consecutive_runs(trials: Sequence[Trial]) -> list[list[Trial]]:
+    """Launchers number jobs initial_job_idx, +1, ...; resumed trials may have gaps between them."""
+    runs: list[list[Trial]] = []
+    for trial in sorted(trials, key=lambda item: item.number):
+        if runs and runs[-1][-1].number + 1 == trial.number:
+            runs[-1].append(trial)
+        else:
+            runs.append([trial])
+    return runs
+
+
+def _outcome(trial: Trial, job_return: JobReturn, submitted: float, returned: float, sweep_dir: Path) -> TrialOutcome:
+    output_dir = _output_dir(job_return) or str(sweep_dir / str(trial.number))
+    if job_return.status == JobStatus.COMPLETED:
+        value = job_return.return_value
+        if _is_timed(value):
+            return TrialOutcome(trial, True, value.value, None, value.started_at, value.finished_at, output_dir)
+        return TrialOutcome(trial, True, value, None, submitted, returned, output_dir)
+    error = job_return._return_value  # noqa: SLF001 - JobReturn.return_value would re-raise it
+    reason = failure_reason(error) if isinstance(error, BaseException) else f"exception: {error!r}"
+    log.warning("trial %d failed: %s", trial.number, reason)
+    return TrialOutcome(trial, False, None, reason, submitted, returned, output_dir)
+
+
+def _is_timed(value: Any) -> bool:
+    """Duck-typed: Hydra's plugin scan may import this package twice, so class identity is unreliable."""
+    return type(value).__name__ == TimedValue.__name__ and hasattr(value, "started_at") and hasattr(value, "value")
+
+
+def _output_dir(job_return: JobReturn) -> str | None:
+    hydra_cfg = getattr(job_return, "hydra_cfg", None)
+    return OmegaConf.select(hydra_cfg, "hydra.runtime.output_dir", default=None) if hydra_cfg is not None else None
