@@ -51,9 +51,21 @@ TEACHER_START, TEACHER_END = "teacher_start_logits", "teacher_end_logits"
 PADDING_MODES = ("max_length", "longest")
 
 
+TOKENIZER_CALL_STATE = ("truncation", "padding")
+"""Parts of the Rust tokenizer's serialization that the last call's arguments set (featurizing
+enables truncation with our window settings): not part of what the tokenizer *is*."""
+
+
 def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerFast) -> str:
-    """Hash of the full tokenizer definition (vocab, normalizer, special tokens), not its name."""
-    return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode("utf-8")).hexdigest()
+    """Hash of the full tokenizer definition (vocab, normalizer, special tokens), not its name.
+
+    Stable across calls: the truncation/padding state a previous call left behind is excluded, so
+    the key is the same before and after featurizing (else trials would miss each other's caches).
+    """
+    definition = json.loads(tokenizer.backend_tokenizer.to_str())
+    for key in TOKENIZER_CALL_STATE:
+        definition.pop(key, None)
+    return hashlib.sha256(json.dumps(definition, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def select_subset(records: list[SquadRecord], max_examples: int | None, seed: int) -> list[SquadRecord]:
