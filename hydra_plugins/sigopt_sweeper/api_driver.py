@@ -9,6 +9,7 @@ surface in ``start``, before any trial runs.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ class ApiDriver:
             self.connection.set_api_url(api_url)
         self.api_url = api_url or "the default SigOpt API URL"
         self.experiment_id: str | None = None
+        self._lock = threading.Lock()
 
     def start(self, experiment_id: str | None) -> str:
         with self._access("attach to" if experiment_id else "create"):
@@ -65,15 +67,17 @@ class ApiDriver:
         return newly
 
     def suggest(self, pending: Sequence[dict[str, Any]]) -> Suggestion:
-        suggestion = self._experiment().suggestions().create()
+        with self._lock:  # the sweep may prefetch a suggestion while it reports an observation
+            suggestion = self._experiment().suggestions().create()
         return Suggestion(id=str(suggestion.id), assignments=dict(suggestion.assignments))
 
     def observe(self, observation: Observation) -> str | None:
         observations = self._experiment().observations()
-        if observation.failed:
-            created = observations.create(suggestion=observation.suggestion_id, failed=True)
-        else:
-            created = observations.create(suggestion=observation.suggestion_id, values=sigopt_values(observation))
+        with self._lock:
+            if observation.failed:
+                created = observations.create(suggestion=observation.suggestion_id, failed=True)
+            else:
+                created = observations.create(suggestion=observation.suggestion_id, values=sigopt_values(observation))
         return str(created.id)
 
     def _experiment(self) -> Any:

@@ -7,3 +7,11 @@ class SweepConfigError(ValueError):
 
 class SigOptAccessError(RuntimeError):
     """The SigOpt service refused us (bad/expired token, wrong API URL, unknown experiment)."""
+
+
+class ClusterLostError(RuntimeError):
+    """The trial infrastructure itself is gone (e.g. the local Ray raylet died): stop, resume later.
+
+    Recording every remaining trial as failed would spend the budget and teach the optimizer that
+    good configurations are infeasible; the in-flight trials stay pending in the journal instead.
+    """

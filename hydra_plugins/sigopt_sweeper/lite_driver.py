@@ -96,21 +96,22 @@ class LiteDriver:
         except (SigOptException, ValueError) as error:
             raise SweepConfigError(f"sigoptlite rejected the experiment built from hydra.sweeper: {error}") from None
         observations = connection.experiments(_lite_id()).observations()
-        for observation in self.history:
+        history = list(self.history)  # a snapshot: the sweep may observe while a prefetch suggests
+        for observation in history:
             if observation.failed:
                 observations.create(assignments=observation.assignments, failed=True)
             else:
                 observations.create(assignments=observation.assignments, values=sigopt_values(observation))
         api = _local_api(connection)
-        lies = self._lie_values()
+        lies = self._lie_values(history)
         in_random_phase = api is not None and api.broker.is_initialization_phase
         if pending and lies and not in_random_phase:
             for assignments in pending:
                 observations.create(assignments=assignments, values=[{"name": k, "value": v} for k, v in lies.items()])
         return connection, api
 
-    def _lie_values(self) -> dict[str, float] | None:
-        completed = [observation for observation in self.history if not observation.failed]
+    def _lie_values(self, history: Sequence[Observation]) -> dict[str, float] | None:
+        completed = [observation for observation in history if not observation.failed]
         if not completed:
             return None
         lies = {}

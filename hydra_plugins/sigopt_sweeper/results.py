@@ -141,6 +141,8 @@ def _record(observation: Observation) -> dict[str, Any]:
         "values": observation.values,
         "metrics": observation.metrics,
         "duration_s": observation.duration_s,
+        "started_at": observation.started_at,
+        "finished_at": observation.finished_at,
         "output_dir": observation.output_dir,
         "suggestion_id": observation.suggestion_id,
     }

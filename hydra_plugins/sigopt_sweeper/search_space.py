@@ -15,7 +15,7 @@ from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep, Transformer
-from hydra.errors import OverrideParseException
+from hydra.errors import HydraException
 
 from hydra_plugins.sigopt_sweeper.errors import SweepConfigError
 
@@ -89,7 +89,7 @@ def parse_search_space(params: Mapping[str, Any] | None, arguments: Iterable[str
     for key, (text, where) in texts.items():
         try:
             override = parser.parse_override(text)
-        except OverrideParseException as error:
+        except HydraException as error:
             raise SweepConfigError(f"{where}: cannot parse {text!r}: {error}") from None
         if override.is_sweep_override():
             parameters.append(_parameter(override, where))
@@ -139,7 +139,7 @@ def _interval(name: str, value: IntervalSweep, where: str) -> Parameter:
     return Parameter(name=name, type="int" if is_int else "double", bounds=(low, high), log=is_log)
 
 
-def _grid_or_categorical(name: str, encoded: list[str], where: str) -> Parameter:
+def _grid_or_categorical(name: str, encoded: list[Any], where: str) -> Parameter:
     if len(encoded) < 2:
         raise SweepConfigError(f"{where}: a choice needs at least two values, got {encoded}.")
     if len(set(encoded)) != len(encoded):
@@ -148,12 +148,16 @@ def _grid_or_categorical(name: str, encoded: list[str], where: str) -> Parameter
     if all(number is not None for number in numbers):
         is_int = all(isinstance(number, int) for number in numbers)
         return Parameter(name=name, type="int" if is_int else "double", grid=tuple(numbers))
-    return Parameter(name=name, type="categorical", categorical_values=tuple(encoded))
+    return Parameter(name=name, type="categorical", categorical_values=tuple(str(value) for value in encoded))
 
 
-def _number(text: str) -> int | float | None:
+def _number(text: Any) -> int | float | None:
     """Numeric choices become a SigOpt grid (ordered); anything else is categorical."""
-    if text.lower() in ("true", "false", "null", "nan", "inf", "-inf"):
+    if isinstance(text, bool):
+        return None
+    if isinstance(text, NUMERIC_TYPES):
+        return text
+    if str(text).lower() in ("true", "false", "null", "nan", "inf", "-inf"):
         return None
     for cast in (int, float):
         try:

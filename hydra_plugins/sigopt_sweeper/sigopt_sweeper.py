@@ -25,7 +25,7 @@ class SigOptSweeper(Sweeper):
         self.sweep_impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> Any:
-        from hydra_plugins.sigopt_sweeper.errors import SigOptAccessError, SweepConfigError
+        from hydra_plugins.sigopt_sweeper.errors import ClusterLostError, SigOptAccessError, SweepConfigError
 
         try:
             return self.sweep_impl.sweep(arguments)
@@ -33,3 +33,6 @@ class SigOptSweeper(Sweeper):
             # A user-fixable problem: one clear line (and exit status 2), not a stack trace.
             log.error("sigopt sweeper: %s", error)
             raise SystemExit(USER_ERROR_EXIT_CODE) from None
+        except ClusterLostError as error:
+            log.error("sigopt sweeper stopped: %s", error)
+            raise SystemExit(1) from None

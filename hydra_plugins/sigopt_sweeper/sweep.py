@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -150,11 +151,20 @@ class SigOptSweep:
 
     def _loop(self, driver: Driver, pool: Any, journal: Journal, space: SearchSpace, metrics: tuple[Metric, ...],
               observations: dict[int, Observation], state: JournalState) -> None:
-        budget = self.settings.budget
         queue = list(state.pending)
         next_number = state.next_trial_number
         in_flight: dict[int, Trial] = {}
         sweep_dir = journal.path.parent
+        prefetch = Prefetcher(driver)
+        try:
+            self._fill_and_wait(driver, pool, journal, space, metrics, observations, queue, next_number, in_flight, prefetch, sweep_dir)
+        finally:
+            prefetch.close()
+
+    def _fill_and_wait(self, driver: Driver, pool: Any, journal: Journal, space: SearchSpace, metrics: tuple[Metric, ...],
+                       observations: dict[int, Observation], queue: list[Trial], next_number: int,
+                       in_flight: dict[int, Trial], prefetch: Prefetcher, sweep_dir: Path) -> None:
+        budget = self.settings.budget
         while True:
             while pool.has_room(len(in_flight)) and len(observations) + len(in_flight) < budget:
                 if queue:
@@ -162,15 +172,17 @@ class SigOptSweep:
                     trial.overrides = trial.overrides or space.overrides(trial.assignments)
                 else:
                     started = time.perf_counter()
-                    suggestion = driver.suggest([trial.assignments for trial in in_flight.values()])
+                    suggestion = prefetch.take([trial.assignments for trial in in_flight.values()])
                     trial = Trial(next_number, suggestion.id, suggestion.assignments, space.overrides(suggestion.assignments))
                     next_number += 1
                     journal.record_suggestion(trial)
-                    log.info("trial %d suggested in %.2f s: %s", trial.number, time.perf_counter() - started, " ".join(trial.overrides[len(space.fixed):]))
+                    log.info("trial %d suggested (waited %.2f s): %s", trial.number, time.perf_counter() - started, " ".join(trial.overrides[len(space.fixed):]))
                 pool.submit(trial)
                 in_flight[trial.number] = trial
             if not in_flight:
                 return
+            if pool.asynchronous and not queue and len(observations) + len(in_flight) < budget:
+                prefetch.start([trial.assignments for trial in in_flight.values()])
             for outcome in pool.wait():
                 in_flight.pop(outcome.trial.number, None)
                 observation, error = self._observe(outcome, metrics)
@@ -215,6 +227,35 @@ class SigOptSweep:
             removed = prune_checkpoints(observations, front, self.settings.checkpoint_dir)
             log.info("Deleted %d student checkpoints off the Pareto front (keep_checkpoints=pareto)", removed)
         log.info("Pareto front: %d of %d observations -> %s", len(front), len(observations), sweep_dir / "pareto.json")
+
+
+class Prefetcher:
+    """Computes the next suggestion in the background while trials run (asynchronous pools only).
+
+    A GP suggestion takes about a second at tens of observations and over ten at hundreds; done
+    after a worker frees up, that is idle worker time on every trial. Asked while all workers are
+    busy, it knows every in-flight trial as pending; the one trial that finished meanwhile was
+    among them, so the suggestion is as informed as the constant liar makes it anyway. In-process
+    launchers run trials in this thread (and re-seed numpy's global RNG), so they do not prefetch.
+    """
+
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sigopt-suggest")
+        self.future: Future | None = None
+
+    def start(self, pending: list[dict[str, Any]]) -> None:
+        if self.future is None:
+            self.future = self.executor.submit(self.driver.suggest, pending)
+
+    def take(self, pending: list[dict[str, Any]]) -> Any:
+        if self.future is None:
+            return self.driver.suggest(pending)
+        future, self.future = self.future, None
+        return future.result()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _plain(value: Any) -> Any:

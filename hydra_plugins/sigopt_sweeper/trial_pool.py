@@ -23,6 +23,7 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from hydra_plugins.sigopt_sweeper.errors import ClusterLostError
 from hydra_plugins.sigopt_sweeper.failure_reason import failure_reason
 from hydra_plugins.sigopt_sweeper.journal import Trial
 from hydra_plugins.sigopt_sweeper.trial_task import TimedValue
@@ -30,6 +31,8 @@ from hydra_plugins.sigopt_sweeper.trial_task import TimedValue
 log = logging.getLogger(__name__)
 
 RAY_LAUNCHER = "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"
+LOCAL_OBJECT_STORE_BYTES = 78643200
+"""hydra-ray-launcher's default for local instances (trials exchange only configs and metrics)."""
 
 
 @dataclass
@@ -91,8 +94,9 @@ class RayPool:
         self.task_function = task_function
         self.remote_options = _remote_options(launcher.ray_cfg.remote)
         init = launcher.ray_cfg.init
-        with open_dict(init):
-            init.setdefault("object_store_memory", 78643200)  # as hydra-ray-launcher: small stores on CI
+        if not init.get("address"):
+            with open_dict(init):  # as hydra-ray-launcher, for a new local instance only: Ray refuses
+                init.setdefault("object_store_memory", LOCAL_OBJECT_STORE_BYTES)  # it when joining a cluster
         start_ray(init)
         self.running: dict[Any, tuple[Trial, float]] = {}
 
@@ -121,6 +125,12 @@ class RayPool:
             trial, submitted = self.running.pop(reference)
             try:
                 job_return = self.ray.get(reference)
+            except (self.ray.exceptions.LocalRayletDiedError, self.ray.exceptions.RaySystemError) as error:
+                self.running[reference] = (trial, submitted)
+                raise ClusterLostError(
+                    f"the Ray cluster went away while trial {trial.number} ran ({error}). Finished trials are "
+                    "journaled; rerun with hydra.sweeper.resume=true to continue."
+                ) from None
             except Exception as error:  # noqa: BLE001 - worker death, Ray OOM kill, cancellation
                 log.warning("trial %d: its Ray worker failed: %s", trial.number, error)
                 outcomes.append(TrialOutcome(trial, ok=False, reason=failure_reason(error), started_at=submitted, finished_at=time.time()))
@@ -130,7 +140,10 @@ class RayPool:
 
     def close(self) -> None:
         for reference in list(self.running):
-            self.ray.cancel(reference, force=True)
+            try:
+                self.ray.cancel(reference, force=True)
+            except Exception:  # noqa: BLE001 - a dead cluster has nothing left to cancel
+                pass
         self.running.clear()
 
 

@@ -1,0 +1,42 @@
+"""A Hydra callback that builds what every trial of a multirun shares, once, before the first trial.
+
+Trials of a sweep differ only in student, optimizer, loss and batch settings, none of which
+changes the featurized data or the teacher's logits (``pipeline.prepare``'s contract). Building
+them here rather than in the first trials means parallel trials never wait on each other's
+featurization or teacher pass, and with any sweeper (sigopt, optuna, basic), since it hooks
+Hydra's ``on_multirun_start`` rather than one sweeper. On a Ray cluster, put
+``paths.cache_dir`` on storage the workers share, or each node rebuilds it once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from lightning_distill.errors import LightningDistillError
+
+log = logging.getLogger(__name__)
+
+USER_ERROR_EXIT_CODE = 2
+
+
+class PrepareSharedData(Callback):
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if not self.enabled:
+            return
+        from lightning_distill.pipeline import prepare
+
+        started = time.perf_counter()
+        try:
+            prepare(config)
+        except LightningDistillError as error:
+            log.error("%s", error)  # before any trial: one clear line, no trial wasted
+            raise SystemExit(USER_ERROR_EXIT_CODE) from None
+        log.info("Shared features and teacher cache ready in %.1f s", time.perf_counter() - started)

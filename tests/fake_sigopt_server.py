@@ -1,0 +1,147 @@
+"""A local stand-in for the SigOpt REST API (the subset the api driver uses), for offline tests.
+
+Speaks the shapes of api.sigopt.com/v1 that the official ``sigopt`` client sends and parses:
+HTTP basic auth with the token as user name; experiments create/fetch; suggestions create
+(random points inside the bounds); observations create (values or ``failed``) and list; best
+assignments. It records what it was asked so tests can check what the sweeper sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import random
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class FakeSigOpt:
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.experiments: dict[str, dict[str, Any]] = {}
+        self.open_suggestions: dict[str, dict[str, Any]] = {}
+        self.observations: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, str]] = []
+        self.max_open = 0
+        self.random = random.Random(0)
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> FakeSigOpt:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # -- REST ----------------------------------------------------------------------------------
+
+    def handle(self, method: str, path: list[str], body: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            self.requests.append((method, "/".join(path)))
+            if path[:2] == ["v1", "experiments"] and len(path) == 2 and method == "POST":
+                return self._create_experiment(body or {})
+            if path[:2] != ["v1", "experiments"] or len(path) < 3:
+                return 404, {"message": f"no route {method} /{'/'.join(path)}"}
+            experiment = self.experiments.get(path[2])
+            if experiment is None:
+                return 404, {"message": f"experiment {path[2]} not found"}
+            resource = path[3] if len(path) > 3 else None
+            if resource is None and method == "GET":
+                return 200, experiment
+            if resource == "suggestions" and method == "POST":
+                return 200, self._suggest(experiment)
+            if resource == "observations" and method == "POST":
+                return self._observe(experiment, body or {})
+            if resource == "observations" and method == "GET":
+                return 200, _page([o for o in self.observations if o["experiment"] == experiment["id"]])
+            if resource == "best_assignments" and method == "GET":
+                return 200, _page([])
+            return 404, {"message": f"no route {method} /{'/'.join(path)}"}
+
+    def _create_experiment(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if not body.get("parameters") or not body.get("metrics"):
+            return 400, {"message": "parameters and metrics are required"}
+        experiment_id = str(len(self.experiments) + 1)
+        experiment = {**body, "id": experiment_id, "object": "experiment", "state": "active",
+                      "parameters": [{**p, "object": "parameter"} for p in body["parameters"]],
+                      "metrics": [{**m, "object": "metric"} for m in body["metrics"]]}
+        self.experiments[experiment_id] = experiment
+        return 200, experiment
+
+    def _suggest(self, experiment: dict[str, Any]) -> dict[str, Any]:
+        assignments = {p["name"]: self._sample(p) for p in experiment["parameters"]}
+        suggestion_id = str(1000 + len(self.open_suggestions) + len(self.observations))
+        suggestion = {"object": "suggestion", "id": suggestion_id, "assignments": assignments, "state": "open",
+                      "experiment": experiment["id"]}
+        self.open_suggestions[suggestion_id] = suggestion
+        self.max_open = max(self.max_open, sum(s["experiment"] == experiment["id"] for s in self.open_suggestions.values()))
+        return suggestion
+
+    def _sample(self, parameter: dict[str, Any]) -> Any:
+        if parameter["type"] == "categorical":
+            return self.random.choice(parameter["categorical_values"])
+        if "grid" in parameter:
+            return self.random.choice(parameter["grid"])
+        low, high = parameter["bounds"]["min"], parameter["bounds"]["max"]
+        if parameter["type"] == "int":
+            return self.random.randint(int(low), int(high))
+        if parameter.get("transformation") == "log":
+            return math.exp(self.random.uniform(math.log(low), math.log(high)))
+        return self.random.uniform(low, high)
+
+    def _observe(self, experiment: dict[str, Any], body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        suggestion = self.open_suggestions.pop(str(body.get("suggestion")), None)
+        if suggestion is None:
+            return 400, {"message": f"suggestion {body.get('suggestion')} is not open"}
+        names = sorted(m["name"] for m in experiment["metrics"])
+        if not body.get("failed") and sorted(v["name"] for v in body.get("values", [])) != names:
+            self.open_suggestions[suggestion["id"]] = suggestion
+            return 400, {"message": f"values must name every metric {names}"}
+        observation = {"object": "observation", "id": str(len(self.observations) + 1), "experiment": experiment["id"],
+                       "suggestion": suggestion["id"], "assignments": suggestion["assignments"],
+                       "failed": bool(body.get("failed")), "values": body.get("values", [])}
+        self.observations.append(observation)
+        return 200, observation
+
+
+def _page(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"object": "pagination", "data": items, "count": len(items), "paging": {"before": None, "after": None}}
+
+
+def _handler(api: FakeSigOpt) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:  # quiet test output
+            pass
+
+        def _serve(self, method: str) -> None:
+            header = self.headers.get("Authorization", "")
+            expected = "Basic " + base64.b64encode(f"{api.token}:".encode()).decode()
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else None
+            if header != expected:
+                status, payload = 401, {"message": "Invalid API token"}
+            else:
+                status, payload = api.handle(method, self.path.split("?")[0].strip("/").split("/"), body)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server naming
+            self._serve("GET")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._serve("POST")
+
+    return Handler

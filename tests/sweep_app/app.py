@@ -1,0 +1,39 @@
+"""A stand-in task for sweeper tests: sleeps, then returns metrics computed from its overrides.
+
+Trials of the real pipeline take seconds to hours; the sweeper's own behaviour (asynchrony,
+resume, failure reporting, the api driver) is tested with this task so the tests are fast and
+the trial durations are exactly what the test asks for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> dict[str, float] | None:
+    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    with open(output_dir / "runs.log", "a", encoding="utf-8") as log:  # how often this trial ran
+        log.write(f"{os.getpid()} {time.time()}\n")
+    time.sleep(float(cfg.duration))
+    if cfg.fail == "oom" or HydraConfig.get().job.num in cfg.oom_jobs:
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+    if cfg.fail == "no_metrics":
+        return {"accuracy": 1.0}
+    size = float(cfg.width) * 1000
+    exact = 100.0 * float(cfg.quality) - 10.0 * float(cfg.width) / 8
+    metrics = {"exact": exact, "num_params": size, "f1": exact + 1.0, "inference_time": float(cfg.duration)}
+    (output_dir / "metrics.json").write_text(json.dumps(metrics))
+    (output_dir / "student").mkdir(exist_ok=True)
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

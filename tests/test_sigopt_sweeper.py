@@ -1,0 +1,206 @@
+"""``-m hydra/sweeper=sigopt`` through real subprocesses: smoke sweeps (basic launcher, local Ray)
+with injected CUDA OOM / NaN failures, SIGKILL + resume, asynchronous workers, bad input, and the
+same space under Optuna."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT
+
+TESTS_DIR = Path(__file__).resolve().parent
+SWEEP_APP = TESTS_DIR / "sweep_app" / "app.py"
+FAULTS = ["+callbacks.fault._target_=fault_injection.FaultInjection", "+callbacks.fault.job_num=${hydra:job.num}",
+          "+callbacks.fault.cuda_oom_jobs=[1]", "+callbacks.fault.nan_jobs=[2]"]
+LOCAL_RAY = ["hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2", "+hydra.launcher.ray.init.include_dashboard=false"]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("feature-cache")
+
+
+def sweep_env(**extra):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "RAY_DEDUP_LOGS": "0",
+           "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")])}
+    env.pop("SIGOPT_API_TOKEN", None)
+    env.update(extra)
+    return env
+
+
+def run(args, timeout=600, **env):
+    return subprocess.run([sys.executable, *map(str, args)], cwd=REPO_ROOT, env=sweep_env(**env),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def smoke_sweep(sweep_dir, cache_dir, *extra):
+    return run(["train.py", "-m", "experiment=smoke", "hparams_search=sigopt_smoke", "logger=[]",
+                f"hydra.sweep.dir={sweep_dir}", f"paths.cache_dir={cache_dir}", *FAULTS, *extra])
+
+
+def observations(sweep_dir):
+    return [json.loads(line) for line in (Path(sweep_dir) / "observations.jsonl").read_text().splitlines()]
+
+
+def journal_events(sweep_dir, event):
+    lines = (Path(sweep_dir) / "journal.jsonl").read_text().splitlines()
+    return [record for record in map(json.loads, lines) if record["event"] == event]
+
+
+def check_smoke_results(sweep_dir, budget=8):
+    records = observations(sweep_dir)
+    assert [record["trial"] for record in records] == list(range(budget))
+    by_trial = {record["trial"]: record for record in records}
+    assert by_trial[1]["status"] == "failed" and by_trial[1]["reason"].startswith("cuda_oom: OutOfMemoryError")
+    assert by_trial[2]["status"] == "failed" and by_trial[2]["reason"].startswith("non_finite_loss: NonFiniteLossError")
+    assert "step 0" in by_trial[2]["reason"]  # the NaN ended the trial at its first step, not after the epochs
+    completed = [record for record in records if record["status"] == "completed"]
+    assert len(completed) == budget - 2
+    for record in completed:
+        assert set(record["values"]) == {"exact", "num_params", "f1", "inference_time"}
+        assert record["metrics"]["num_params"] == record["values"]["num_params"]
+    header = (Path(sweep_dir) / "observations.csv").read_text().splitlines()[0].split(",")
+    assert header[:2] == ["trial", "status"] and "student.n_layers" in header and "exact" in header
+    pareto = json.loads((Path(sweep_dir) / "pareto.json").read_text())
+    assert pareto["observations"] == budget and pareto["failed"] == 2
+    assert pareto["frontier"], "a front of at least one completed trial"
+    for point in pareto["frontier"]:
+        assert Path(point["checkpoint"], "config.json").is_file()
+    assert (Path(sweep_dir) / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(journal_events(sweep_dir, "suggestion")) == budget
+    return records
+
+
+def test_smoke_sweep_basic_launcher_reports_failures_and_writes_results(tmp_path, cache_dir):
+    result = smoke_sweep(tmp_path / "sweep", cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    check_smoke_results(tmp_path / "sweep")
+
+
+def test_smoke_sweep_on_local_ray_runs_trials_concurrently(tmp_path, cache_dir):
+    result = smoke_sweep(tmp_path / "sweep", cache_dir, *LOCAL_RAY)
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    records = [r for r in check_smoke_results(tmp_path / "sweep") if r["status"] == "completed"]
+    assert any(overlap(a, b) for a in records for b in records if a["trial"] < b["trial"]), "trials ran in parallel"
+
+
+def overlap(a, b):
+    return a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"]
+
+
+def app_sweep(sweep_dir, *overrides, **env):
+    return run([SWEEP_APP, "-m", *overrides], SWEEP_DIR=str(sweep_dir), **env)
+
+
+def runs_per_trial(sweep_dir):
+    return {int(path.parent.name): len(path.read_text().splitlines()) for path in Path(sweep_dir).glob("*/runs.log")}
+
+
+def test_sigkill_mid_sweep_then_resume_loses_and_repeats_nothing(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    budget = 8
+    process = subprocess.Popen(
+        [sys.executable, str(SWEEP_APP), "-m", "duration=0.5", f"hydra.sweeper.budget={budget}"],
+        cwd=REPO_ROOT, env=sweep_env(SWEEP_DIR=str(sweep_dir)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if (sweep_dir / "journal.jsonl").is_file() and len(journal_events(sweep_dir, "observation")) >= 3:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = {record["trial"] for record in journal_events(sweep_dir, "observation")}
+    assert 3 <= len(before) < budget
+
+    refused = app_sweep(sweep_dir, "duration=0.5", f"hydra.sweeper.budget={budget}")
+    assert refused.returncode == 2
+    assert "already holds a sweep journal" in refused.stdout + refused.stderr
+    assert "hydra.sweeper.resume=true" in refused.stdout + refused.stderr
+
+    resumed = app_sweep(sweep_dir, "duration=0.5", f"hydra.sweeper.budget={budget}", "hydra.sweeper.resume=true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    observed = [record["trial"] for record in journal_events(sweep_dir, "observation")]
+    assert sorted(observed) == list(range(budget)), "every trial observed exactly once"
+    assert [record["trial"] for record in observations(sweep_dir)] == list(range(budget))
+    runs = runs_per_trial(sweep_dir)
+    assert all(runs[trial] == 1 for trial in before), "finished trials are not run again"
+    assert len(journal_events(sweep_dir, "suggestion")) <= budget + 0  # in-flight trials reuse their suggestion
+
+
+def test_async_ray_workers_stay_busy_with_mixed_trial_durations(tmp_path):
+    """1 s and 5 s trials on 2 Ray workers: a free worker starts the next trial at once."""
+    sweep_dir = tmp_path / "sweep"
+    result = app_sweep(sweep_dir, "duration=choice(1, 5)", "hydra.sweeper.budget=10", "hydra.sweeper.parallelism=2", *LOCAL_RAY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = observations(sweep_dir)
+    durations = sorted({round(record["duration_s"]) for record in records})
+    assert durations == [1, 5], "both trial lengths occurred"
+    start = min(record["started_at"] for record in records)
+    end = max(record["finished_at"] for record in records)
+    busy = sum(record["finished_at"] - record["started_at"] for record in records)
+    utilization = busy / (2 * (end - start))
+    gaps = _worker_gaps(records)
+    print(f"\nutilization {utilization:.1%} over {end - start:.1f} s; median gap between trials {sorted(gaps)[len(gaps) // 2]:.2f} s")
+    assert utilization > 0.8
+
+
+def _worker_gaps(records):
+    """Idle time from each trial's end to the next trial's start (the sweeper's per-trial overhead)."""
+    ends = sorted(record["finished_at"] for record in records)
+    starts = sorted(record["started_at"] for record in records)[2:]
+    return [max(0.0, start - end) for start, end in zip(starts, ends)]
+
+
+def test_task_without_the_configured_metric_stops_the_sweep_clearly(tmp_path):
+    result = app_sweep(tmp_path / "sweep", "fail=no_metrics")
+    assert result.returncode == 2
+    output = result.stdout + result.stderr
+    assert "returned no ['exact', 'num_params', 'f1', 'inference_time']" in output
+    assert "accuracy" in output and "hydra.sweeper.metrics" in output
+    assert "Traceback" not in output
+    assert observations(tmp_path / "sweep")[0]["reason"].startswith("bad_metrics")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("hydra.sweeper.budget=0", "hydra.sweeper.budget=0 must be an integer >= 1"),
+        ("hydra.sweeper.parallelism=0", "hydra.sweeper.parallelism=0 must be an integer >= 1"),
+        ("hydra.sweeper.params.width='glob(*)'", "hydra.sweeper.params.width: Glob sweeps are not numeric"),
+        ("hydra.sweeper.params.quality='interval(1, 0)'", "interval min 1.0 must be < max 0.0"),
+        ("hydra.sweeper.params.quality='tag(log, interval(0, 1))'", "log-scaled interval needs min > 0"),
+        ("hydra.sweeper.metrics.0.name=exact_match", "returned no ['exact_match']"),
+        ("hydra.sweeper.driver=api", "needs a SigOpt API token in $SIGOPT_API_TOKEN"),
+        ("hydra.sweeper.driver=magic", "hydra.sweeper.driver='magic' must be one of"),
+    ],
+)
+def test_bad_sweeper_input_is_a_clear_error_before_trials(tmp_path, override, message):
+    result = app_sweep(tmp_path / "sweep", override)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-2000:]
+    assert message in output
+    assert "Traceback" not in output
+    if "metrics" not in override:
+        assert not list((tmp_path / "sweep").glob("*/runs.log")), "no trial ran"
+
+
+def test_same_search_space_runs_under_optuna_multi_objective(tmp_path, cache_dir):
+    sweep_dir = tmp_path / "sweep"
+    result = run(["train.py", "-m", "experiment=smoke", "hparams_search=optuna_pareto", "logger=[]",
+                  "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", f"hydra.sweep.dir={sweep_dir}",
+                  f"paths.cache_dir={cache_dir}"])
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    summary = (sweep_dir / "optimization_results.yaml").read_text()
+    assert "best_trials" in summary or "solutions" in summary
+    configs = sorted(sweep_dir.glob("*/.hydra/overrides.yaml"))
+    assert len(configs) == 2
+    assert "student.n_layers=" in configs[0].read_text() and "optimizer.learning_rate=" in configs[0].read_text()

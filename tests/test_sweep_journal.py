@@ -1,0 +1,41 @@
+"""The sweep journal: what a resumed sweep believes happened."""
+
+from __future__ import annotations
+
+import logging
+
+from hydra_plugins.sigopt_sweeper.journal import COMPLETED, FAILED, Journal, Observation, Trial
+
+
+def test_pending_trials_and_observations_round_trip(tmp_path):
+    journal = Journal(tmp_path)
+    journal.write_header({"driver": "lite", "experiment_id": "lite"})
+    for number in range(3):
+        journal.record_suggestion(Trial(number, f"s{number}", {"x": number}, [f"x={number}"]))
+    journal.record_observation(Observation(0, "s0", {"x": 0}, COMPLETED, {"exact": 60.0}))
+    journal.record_observation(Observation(1, "s1", {"x": 1}, FAILED, reason="cuda_oom: ..."))
+    journal.record_reported(0)
+    state = journal.load()
+    assert state.header == {"driver": "lite", "experiment_id": "lite"}
+    assert [trial.number for trial in state.pending] == [2]
+    assert state.observations[1].failed and state.observations[1].reason == "cuda_oom: ..."
+    assert state.reported == {0}
+    assert state.next_trial_number == 3
+
+
+def test_corrupted_lines_are_skipped_with_a_warning_and_the_rest_kept(tmp_path, caplog):
+    journal = Journal(tmp_path)
+    journal.write_header({"driver": "lite", "experiment_id": "lite"})
+    journal.record_suggestion(Trial(0, "s0", {"x": 0}))
+    with journal.path.open("a") as handle:
+        handle.write('{"event": "observation", "trial": 0, "sugg\n')  # torn by a crash
+        handle.write("not json at all\n")
+        handle.write('{"event": "observation", "trial": 9, "status": "exploded", "suggestion_id": "s", "assignments": {}}\n')
+    journal.record_suggestion(Trial(1, "s1", {"x": 1}))
+    journal.record_observation(Observation(1, "s1", {"x": 1}, COMPLETED, {"exact": 1.0}))
+    with caplog.at_level(logging.WARNING):
+        state = journal.load()
+    assert state.skipped_lines == 3
+    assert sum("skipping unreadable journal line" in record.message for record in caplog.records) == 3
+    assert [trial.number for trial in state.pending] == [0]
+    assert list(state.observations) == [1]

@@ -1,0 +1,82 @@
+"""Hydra sweep grammar -> SigOpt parameters (and back to overrides), including what SigOpt cannot express."""
+
+from __future__ import annotations
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from hydra_plugins.sigopt_sweeper.errors import SweepConfigError
+from hydra_plugins.sigopt_sweeper.search_space import parse_search_space
+
+from conftest import REPO_ROOT
+
+
+def test_interval_kinds_map_to_sigopt_types():
+    space = parse_search_space({
+        "a": "interval(0, 1)",
+        "b": "int(interval(1, 20))",
+        "c": "tag(log, interval(2e-6, 0.1))",
+        "d": "choice(4, 8, 16)",
+        "e": "choice(0.1, 0.5)",
+        "f": "choice(adamw, sgd)",
+        "g": "range(1, 7, 2)",
+        "h": "3",
+    })
+    by_name = {spec["name"]: spec for spec in space.to_sigopt()}
+    assert by_name["a"] == {"name": "a", "type": "double", "bounds": {"min": 0.0, "max": 1.0}}
+    assert by_name["b"] == {"name": "b", "type": "int", "bounds": {"min": 1, "max": 20}}
+    assert by_name["c"] == {"name": "c", "type": "double", "bounds": {"min": 2e-6, "max": 0.1}, "transformation": "log"}
+    assert by_name["d"] == {"name": "d", "type": "int", "grid": [4, 8, 16]}
+    assert by_name["e"] == {"name": "e", "type": "double", "grid": [0.1, 0.5]}
+    assert by_name["f"] == {"name": "f", "type": "categorical", "categorical_values": ["adamw", "sgd"]}
+    assert by_name["g"] == {"name": "g", "type": "int", "grid": [1, 3, 5]}
+    assert "h" not in by_name and space.fixed == (("h", "3"),)
+
+
+def test_assignments_become_overrides_hydra_parses_back_exactly():
+    space = parse_search_space({"lr": "tag(log, interval(1e-6, 1e-1))", "n": "int(interval(1, 20))", "opt": "choice(adamw, sgd)"}, ["trainer.max_epochs=3"])
+    overrides = space.overrides({"lr": 3.0000000000000004e-05, "n": 7, "opt": "sgd"})
+    assert overrides == ["trainer.max_epochs=3", "lr=3.0000000000000004e-05", "n=7", "opt=sgd"]
+
+
+def test_command_line_sweep_overrides_replace_config_params():
+    space = parse_search_space({"n": "int(interval(1, 20))"}, ["n=int(interval(2, 4))", "experiment=smoke"])
+    assert space.to_sigopt() == [{"name": "n", "type": "int", "bounds": {"min": 2, "max": 4}}]
+    assert space.fixed == (("experiment", "smoke"),)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"x": "interval(1, 1)"}, r"hydra\.sweeper\.params\.x: interval min 1\.0 must be < max 1\.0"),
+        ({"x": "interval(2, 1)"}, r"min 2\.0 must be < max 1\.0"),
+        ({"x": "tag(log, interval(0, 1))"}, r"hydra\.sweeper\.params\.x: a log-scaled interval needs min > 0"),
+        ({"x": "tag(log, int(interval(1, 64)))"}, r"log transformation to doubles only"),
+        ({"x": "glob(*)"}, r"hydra\.sweeper\.params\.x: Glob sweeps are not numeric ranges or choices"),
+        ({"x": "choice(1)"}, r"at least two values"),
+        ({"x": "tag(grid, interval(0, 1))"}, r"unknown tag"),
+        ({"x": "interval(0, "}, r"hydra\.sweeper\.params\.x: cannot parse"),
+        ({}, r"search space is empty"),
+    ],
+)
+def test_what_sigopt_cannot_express_is_refused_naming_the_key(params, message):
+    with pytest.raises(SweepConfigError, match=message):
+        parse_search_space(params)
+
+
+def test_table2_config_is_the_spec_space():
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="train")
+    space = parse_search_space(dict(cfg.search_space))
+    specs = {spec["name"]: spec for spec in space.to_sigopt()}
+    assert len(specs) == 18
+    assert {name for name, spec in specs.items() if spec.get("transformation") == "log"} == {
+        "optimizer.learning_rate", "optimizer.adam_epsilon", "optimizer.weight_decay"}
+    assert specs["student.n_layers"]["bounds"] == {"min": 1, "max": 20}
+    assert specs["student.n_heads"]["bounds"] == {"min": 1, "max": 12}
+    assert specs["optimizer.learning_rate"]["bounds"] == {"min": 2e-6, "max": 0.1}
+    assert specs["optimizer.weight_decay"]["bounds"] == {"min": 8.3e-7, "max": 0.018}
+    assert specs["distillation.temperature"]["bounds"] == {"min": 1.0, "max": 10.0}
+    ints = {name for name, spec in specs.items() if spec["type"] == "int"}
+    assert ints == {"student.n_layers", "student.n_heads", "student.pruning_seed", "optimizer.warmup_steps",
+                    "data.train_batch_size", "data.eval_batch_size"}
