@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO_ROOT
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -38,7 +37,7 @@ def sweep_env(**extra):
 
 def run(args, timeout=600, **env):
     return subprocess.run([sys.executable, *map(str, args)], cwd=REPO_ROOT, env=sweep_env(**env),
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def smoke_sweep(sweep_dir, cache_dir, *extra):
@@ -137,27 +136,35 @@ def test_sigkill_mid_sweep_then_resume_loses_and_repeats_nothing(tmp_path):
 
 
 def test_async_ray_workers_stay_busy_with_mixed_trial_durations(tmp_path):
-    """1 s and 5 s trials on 2 Ray workers: a free worker starts the next trial at once."""
+    """1 s and 5 s trials on 2 Ray workers: a free worker starts the next trial at once.
+
+    Six searched dimensions keep lite in its random phase for all 10 trials, so suggestions are
+    instant and the gaps measure the sweeper and Ray, not the GP (see sweeper_latency for that).
+    """
     sweep_dir = tmp_path / "sweep"
-    result = app_sweep(sweep_dir, "duration=choice(1, 5)", "hydra.sweeper.budget=10", "hydra.sweeper.parallelism=2", *LOCAL_RAY)
+    padding = [f"+hydra.sweeper.params.pad{index}='interval(0, 1)'" for index in range(4)]
+    result = app_sweep(sweep_dir, "duration=choice(1, 5)", "hydra.sweeper.budget=10", "hydra.sweeper.parallelism=2",
+                       *padding, *LOCAL_RAY)
     assert result.returncode == 0, result.stderr[-3000:]
-    records = observations(sweep_dir)
-    durations = sorted({round(record["duration_s"]) for record in records})
-    assert durations == [1, 5], "both trial lengths occurred"
-    start = min(record["started_at"] for record in records)
-    end = max(record["finished_at"] for record in records)
+    records = sorted(observations(sweep_dir), key=lambda record: record["started_at"])
+    durations = [round(record["duration_s"]) for record in records]
+    assert sorted(set(durations)) == [1, 5], "both trial lengths occurred"
+    start, end = records[0]["started_at"], max(record["finished_at"] for record in records)
     busy = sum(record["finished_at"] - record["started_at"] for record in records)
-    utilization = busy / (2 * (end - start))
-    gaps = _worker_gaps(records)
-    print(f"\nutilization {utilization:.1%} over {end - start:.1f} s; median gap between trials {sorted(gaps)[len(gaps) // 2]:.2f} s")
-    assert utilization > 0.8
+    gaps = _worker_gaps(records, workers=2)
+    batch_makespan = sum(max(durations[i:i + 2]) for i in range(0, len(durations), 2))
+    print(f"\nutilization {busy / (2 * (end - start)):.1%} over {end - start:.1f} s "
+          f"(batch-synchronous: {batch_makespan} s of trials alone); gaps: median {sorted(gaps)[len(gaps) // 2]:.2f} s, "
+          f"max {max(gaps):.2f} s")
+    assert max(gaps) < 2.0, "a freed worker waited for others"
+    if batch_makespan - sum(durations) / 2 > 4:  # the mix makes batches idle for seconds
+        assert end - start < batch_makespan
 
 
-def _worker_gaps(records):
-    """Idle time from each trial's end to the next trial's start (the sweeper's per-trial overhead)."""
-    ends = sorted(record["finished_at"] for record in records)
-    starts = sorted(record["started_at"] for record in records)[2:]
-    return [max(0.0, start - end) for start, end in zip(starts, ends)]
+def _worker_gaps(records, workers):
+    """For each trial after the first ``workers``: from the worker becoming free to the trial starting."""
+    free = sorted(record["finished_at"] for record in records)
+    return [max(0.0, record["started_at"] - free[index]) for index, record in enumerate(records[workers:])]
 
 
 def test_task_without_the_configured_metric_stops_the_sweep_clearly(tmp_path):
@@ -180,6 +187,7 @@ def test_task_without_the_configured_metric_stops_the_sweep_clearly(tmp_path):
         ("hydra.sweeper.params.quality='tag(log, interval(0, 1))'", "log-scaled interval needs min > 0"),
         ("hydra.sweeper.metrics.0.name=exact_match", "returned no ['exact_match']"),
         ("hydra.sweeper.driver=api", "needs a SigOpt API token in $SIGOPT_API_TOKEN"),
+        ("+hydra.sweeper.params.depth='int(interval(1, 4))'", "a trial config does not compose from the search space"),
         ("hydra.sweeper.driver=magic", "hydra.sweeper.driver='magic' must be one of"),
     ],
 )

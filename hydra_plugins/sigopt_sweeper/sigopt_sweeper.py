@@ -9,7 +9,6 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-
 log = logging.getLogger(__name__)
 
 USER_ERROR_EXIT_CODE = 2
@@ -17,7 +16,7 @@ USER_ERROR_EXIT_CODE = 2
 
 class SigOptSweeper(Sweeper):
     def __init__(self, **settings: Any) -> None:
-        from hydra_plugins.sigopt_sweeper.sweep import SigOptSweep
+        from hydra_plugins.sigopt_sweeper._sweep import SigOptSweep
 
         self.sweep_impl = SigOptSweep(OmegaConf.create(settings))
 
@@ -25,7 +24,7 @@ class SigOptSweeper(Sweeper):
         self.sweep_impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> Any:
-        from hydra_plugins.sigopt_sweeper.errors import ClusterLostError, SigOptAccessError, SweepConfigError
+        from hydra_plugins.sigopt_sweeper._errors import ClusterLostError, SigOptAccessError, SweepConfigError
 
         try:
             return self.sweep_impl.sweep(arguments)

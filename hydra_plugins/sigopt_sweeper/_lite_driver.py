@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy
 
-from hydra_plugins.sigopt_sweeper.errors import SweepConfigError
-from hydra_plugins.sigopt_sweeper.experiment import ExperimentSpec, Suggestion, sigopt_values
-from hydra_plugins.sigopt_sweeper.journal import Observation
-from hydra_plugins.sigopt_sweeper.numpy_compat import ensure_numpy_product
+from hydra_plugins.sigopt_sweeper._errors import SweepConfigError
+from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec, Suggestion, sigopt_values
+from hydra_plugins.sigopt_sweeper._journal import Observation
+from hydra_plugins.sigopt_sweeper._numpy_compat import ensure_numpy_product
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ LITE_EXPERIMENT_ID = "lite"
 
 class LiteDriver:
     name = "lite"
+    prefetch = True
+    """Suggestions are computed here, in seconds: worth computing while trials run."""
 
     def __init__(self, spec: ExperimentSpec, lie: str = "mean", seed: int | None = None) -> None:
         if lie not in LIES:

@@ -19,17 +19,17 @@ from hydra.core.plugins import Plugins
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_plugins.sigopt_sweeper.api_driver import ApiDriver
-from hydra_plugins.sigopt_sweeper.errors import SweepConfigError
-from hydra_plugins.sigopt_sweeper.experiment import Driver, ExperimentSpec
-from hydra_plugins.sigopt_sweeper.failure_reason import BAD_METRICS, NON_FINITE_LOSS
-from hydra_plugins.sigopt_sweeper.journal import COMPLETED, FAILED, Journal, JournalState, Observation, Trial
-from hydra_plugins.sigopt_sweeper.lite_driver import LiteDriver
-from hydra_plugins.sigopt_sweeper.metrics import Metric, MissingMetricError, non_finite, parse_metrics, read_values
-from hydra_plugins.sigopt_sweeper.results import plot_pareto, prune_checkpoints, write_observations, write_pareto
-from hydra_plugins.sigopt_sweeper.search_space import SearchSpace, parse_search_space
-from hydra_plugins.sigopt_sweeper.trial_pool import TrialOutcome, make_pool
-from hydra_plugins.sigopt_sweeper.trial_task import TimedTask
+from hydra_plugins.sigopt_sweeper._api_driver import ApiDriver
+from hydra_plugins.sigopt_sweeper._errors import SweepConfigError
+from hydra_plugins.sigopt_sweeper._experiment import Driver, ExperimentSpec
+from hydra_plugins.sigopt_sweeper._failure_reason import BAD_METRICS, NON_FINITE_LOSS
+from hydra_plugins.sigopt_sweeper._journal import COMPLETED, FAILED, Journal, JournalState, Observation, Trial
+from hydra_plugins.sigopt_sweeper._lite_driver import LiteDriver
+from hydra_plugins.sigopt_sweeper._metrics import Metric, MissingMetricError, non_finite, parse_metrics, read_values
+from hydra_plugins.sigopt_sweeper._results import plot_pareto, prune_checkpoints, write_observations, write_pareto
+from hydra_plugins.sigopt_sweeper._search_space import SearchSpace, parse_search_space
+from hydra_plugins.sigopt_sweeper._trial_pool import TrialOutcome, make_pool
+from hydra_plugins.sigopt_sweeper._trial_task import TimedTask
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,16 @@ class SigOptSweep:
         api_url = os.environ.get(settings.api_url_env) or None
         return ApiDriver(spec, token, token_env=settings.token_env, api_url=api_url, project=settings.project)
 
+    def _check_composes(self, space: SearchSpace) -> None:
+        """Compose one trial's config now: a searched key the job config lacks fails here, not in a trial."""
+        try:
+            self.hydra_context.config_loader.load_sweep_config(self.config, space.overrides(space.sample()))
+        except Exception as error:  # noqa: BLE001 - Hydra raises several types; all mean "fix the space"
+            raise SweepConfigError(
+                f"a trial config does not compose from the search space: {str(error).splitlines()[0]} "
+                "(a searched key must exist in the job config, or be added with `+key` in a fixed override)."
+            ) from None
+
     def _header(self, driver: Driver, experiment_id: str, spec: ExperimentSpec) -> dict[str, Any]:
         return {
             "driver": driver.name,
@@ -116,6 +126,7 @@ class SigOptSweep:
         space = parse_search_space(params, arguments)
         metrics = parse_metrics([OmegaConf.to_container(metric, resolve=True) for metric in settings.metrics])
         spec = ExperimentSpec(settings.experiment_name, space, metrics, settings.budget, settings.parallelism)
+        self._check_composes(space)
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         journal = Journal(sweep_dir)
         driver = self._driver(spec)
@@ -181,7 +192,7 @@ class SigOptSweep:
                 in_flight[trial.number] = trial
             if not in_flight:
                 return
-            if pool.asynchronous and not queue and len(observations) + len(in_flight) < budget:
+            if pool.asynchronous and driver.prefetch and not queue and len(observations) + len(in_flight) < budget:
                 prefetch.start([trial.assignments for trial in in_flight.values()])
             for outcome in pool.wait():
                 in_flight.pop(outcome.trial.number, None)

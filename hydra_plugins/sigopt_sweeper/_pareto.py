@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from hydra_plugins.sigopt_sweeper.metrics import Metric
+from hydra_plugins.sigopt_sweeper._metrics import Metric
 
 
 def meets_thresholds(values: Mapping[str, float], metrics: Sequence[Metric]) -> bool:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from hydra_plugins.sigopt_sweeper.errors import SigOptAccessError, SweepConfigError
-from hydra_plugins.sigopt_sweeper.experiment import ExperimentSpec, Suggestion, sigopt_values
-from hydra_plugins.sigopt_sweeper.journal import Observation
+from hydra_plugins.sigopt_sweeper._errors import SigOptAccessError, SweepConfigError
+from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec, Suggestion, sigopt_values
+from hydra_plugins.sigopt_sweeper._journal import Observation
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,8 @@ NOT_FOUND = 404
 
 class ApiDriver:
     name = "api"
+    prefetch = False
+    """An extra open suggestion would exceed the experiment's parallel bandwidth."""
 
     def __init__(self, spec: ExperimentSpec, token: str, *, token_env: str, api_url: str | None, project: str | None) -> None:
         from sigopt import Connection
@@ -94,34 +97,24 @@ class ApiDriver:
                 "resume with the same search space or start a new experiment (hydra.sweeper.experiment_id=null)."
             )
 
-    def _access(self, action: str) -> "_AccessErrors":
-        return _AccessErrors(action, self.token_env, self.api_url)
-
-
-class _AccessErrors:
-    """Turns the client's HTTP errors into messages that say what to fix (never echoing the token)."""
-
-    def __init__(self, action: str, token_env: str, api_url: str) -> None:
-        self.action, self.token_env, self.api_url = action, token_env, api_url
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> bool:
+    @contextmanager
+    def _access(self, action: str) -> Iterator[None]:
+        """Turns the client's HTTP errors into messages that say what to fix (never echoing the token)."""
         from sigopt.exception import ApiException, ConnectionException
 
-        if isinstance(error, ApiException) and error.status_code in UNAUTHORIZED:
-            raise SigOptAccessError(
-                f"SigOpt refused the token in ${self.token_env} (HTTP {error.status_code}) when trying to {self.action} "
-                "the experiment: it is invalid or expired. Set a valid API token (SigOpt web app: API tokens), "
-                "or unset it to use the offline lite driver."
-            ) from None
-        if isinstance(error, ApiException) and error.status_code == NOT_FOUND:
-            raise SigOptAccessError(
-                f"SigOpt has no such experiment to {self.action} (HTTP 404): check hydra.sweeper.experiment_id."
-            ) from None
-        if isinstance(error, ApiException):
-            raise SigOptAccessError(f"SigOpt could not {self.action} the experiment (HTTP {error.status_code}): {error}") from None
-        if isinstance(error, ConnectionException):
+        try:
+            yield
+        except ApiException as error:
+            if error.status_code in UNAUTHORIZED:
+                raise SigOptAccessError(
+                    f"SigOpt refused the token in ${self.token_env} (HTTP {error.status_code}) when trying to {action} "
+                    "the experiment: it is invalid or expired. Set a valid API token (SigOpt web app: API tokens), "
+                    "or unset it to use the offline lite driver."
+                ) from None
+            if error.status_code == NOT_FOUND:
+                raise SigOptAccessError(
+                    f"SigOpt has no such experiment to {action} (HTTP 404): check hydra.sweeper.experiment_id."
+                ) from None
+            raise SigOptAccessError(f"SigOpt could not {action} the experiment (HTTP {error.status_code}): {error}") from None
+        except ConnectionException as error:
             raise SigOptAccessError(f"cannot reach SigOpt at {self.api_url}: {str(error).splitlines()[-1]}") from None
-        return False

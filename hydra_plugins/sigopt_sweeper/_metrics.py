@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hydra_plugins.sigopt_sweeper.errors import SweepConfigError
+from hydra_plugins.sigopt_sweeper._errors import SweepConfigError
 
 OBJECTIVES = ("maximize", "minimize")
 STRATEGIES = ("optimize", "store")

@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hydra_plugins.sigopt_sweeper.journal import Observation
-from hydra_plugins.sigopt_sweeper.metrics import Metric
-from hydra_plugins.sigopt_sweeper.pareto import meets_thresholds, pareto_front
+from hydra_plugins.sigopt_sweeper._journal import Observation
+from hydra_plugins.sigopt_sweeper._metrics import Metric
+from hydra_plugins.sigopt_sweeper._pareto import meets_thresholds, pareto_front
 
 log = logging.getLogger(__name__)
 

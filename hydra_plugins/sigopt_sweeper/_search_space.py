@@ -17,7 +17,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep, Transformer
 from hydra.errors import HydraException
 
-from hydra_plugins.sigopt_sweeper.errors import SweepConfigError
+from hydra_plugins.sigopt_sweeper._errors import SweepConfigError
 
 NUMERIC_TYPES = (int, float)
 
@@ -71,8 +71,12 @@ class SearchSpace:
         searched = [f"{p.name}={p.override_value(assignments[p.name])}" for p in self.parameters]
         return [f"{key}={value}" for key, value in self.fixed] + searched
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"parameters": self.to_sigopt(), "fixed": [list(entry) for entry in self.fixed]}
+    def sample(self) -> dict[str, Any]:
+        """One valid assignment (each parameter's first value), to check that trial configs compose."""
+        return {
+            p.name: p.bounds[0] if p.bounds else (p.grid or p.categorical_values)[0]  # type: ignore[index]
+            for p in self.parameters
+        }
 
 
 def parse_search_space(params: Mapping[str, Any] | None, arguments: Iterable[str] = ()) -> SearchSpace:

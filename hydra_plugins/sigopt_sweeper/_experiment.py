@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hydra_plugins.sigopt_sweeper.journal import Observation
-from hydra_plugins.sigopt_sweeper.metrics import Metric
-from hydra_plugins.sigopt_sweeper.search_space import SearchSpace
+from hydra_plugins.sigopt_sweeper._journal import Observation
+from hydra_plugins.sigopt_sweeper._metrics import Metric
+from hydra_plugins.sigopt_sweeper._search_space import SearchSpace
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class Driver(Protocol):
     """The optimizer behind the sweep; implemented by LiteDriver (in process) and ApiDriver (service)."""
 
     name: str
+    prefetch: bool
+    """Whether the sweep may ask for the next suggestion while all workers are busy."""
 
     def start(self, experiment_id: str | None) -> str:
         """Create the experiment (or attach to ``experiment_id``) and return its id."""

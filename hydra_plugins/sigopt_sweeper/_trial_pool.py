@@ -23,10 +23,10 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from hydra_plugins.sigopt_sweeper.errors import ClusterLostError
-from hydra_plugins.sigopt_sweeper.failure_reason import failure_reason
-from hydra_plugins.sigopt_sweeper.journal import Trial
-from hydra_plugins.sigopt_sweeper.trial_task import TimedValue
+from hydra_plugins.sigopt_sweeper._errors import ClusterLostError
+from hydra_plugins.sigopt_sweeper._failure_reason import failure_reason
+from hydra_plugins.sigopt_sweeper._journal import Trial
+from hydra_plugins.sigopt_sweeper._trial_task import TimedValue
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +142,8 @@ class RayPool:
         for reference in list(self.running):
             try:
                 self.ray.cancel(reference, force=True)
-            except Exception:  # noqa: BLE001 - a dead cluster has nothing left to cancel
-                pass
+            except Exception as error:  # noqa: BLE001 - a dead cluster has nothing left to cancel
+                log.debug("could not cancel a trial task: %s", error)
         self.running.clear()
 
 
@@ -184,18 +184,13 @@ def _outcome(trial: Trial, job_return: JobReturn, submitted: float, returned: fl
     output_dir = _output_dir(job_return) or str(sweep_dir / str(trial.number))
     if job_return.status == JobStatus.COMPLETED:
         value = job_return.return_value
-        if _is_timed(value):
+        if isinstance(value, TimedValue):
             return TrialOutcome(trial, True, value.value, None, value.started_at, value.finished_at, output_dir)
         return TrialOutcome(trial, True, value, None, submitted, returned, output_dir)
-    error = job_return._return_value  # noqa: SLF001 - JobReturn.return_value would re-raise it
+    error = job_return._return_value
     reason = failure_reason(error) if isinstance(error, BaseException) else f"exception: {error!r}"
     log.warning("trial %d failed: %s", trial.number, reason)
     return TrialOutcome(trial, False, None, reason, submitted, returned, output_dir)
-
-
-def _is_timed(value: Any) -> bool:
-    """Duck-typed: Hydra's plugin scan may import this package twice, so class identity is unreliable."""
-    return type(value).__name__ == TimedValue.__name__ and hasattr(value, "started_at") and hasattr(value, "value")
 
 
 def _output_dir(job_return: JobReturn) -> str | None:

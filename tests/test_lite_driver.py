@@ -1,0 +1,78 @@
+"""The lite driver's constant liar and its own random stream (sigoptlite in process, offline)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec
+from hydra_plugins.sigopt_sweeper._journal import COMPLETED, FAILED, Observation
+from hydra_plugins.sigopt_sweeper._lite_driver import LiteDriver
+from hydra_plugins.sigopt_sweeper._metrics import parse_metrics
+from hydra_plugins.sigopt_sweeper._search_space import parse_search_space
+
+SPACE = parse_search_space({"width": "int(interval(1, 8))", "quality": "interval(0.0, 1.0)"})
+METRICS = parse_metrics([
+    {"name": "exact", "objective": "maximize", "strategy": "optimize", "threshold": 20.0},
+    {"name": "num_params", "objective": "minimize", "strategy": "optimize"},
+    {"name": "f1", "objective": "maximize", "strategy": "store"},
+])
+SPEC = ExperimentSpec("test", SPACE, METRICS, budget=30, parallel_bandwidth=3)
+
+
+def observed(trial, width, quality, failed=False):
+    if failed:
+        return Observation(trial, str(trial), {"width": width, "quality": quality}, FAILED, reason="cuda_oom: x")
+    exact = 100 * quality - 5 * width
+    return Observation(trial, str(trial), {"width": width, "quality": quality}, COMPLETED,
+                       {"exact": exact, "num_params": 1000.0 * width, "f1": exact + 1})
+
+
+def driver_with_history(size, **kwargs):
+    driver = LiteDriver(SPEC, seed=0, **kwargs)
+    rng = np.random.default_rng(1)
+    history = [observed(t, int(rng.integers(1, 9)), float(rng.uniform()), failed=(t == 3)) for t in range(size)]
+    driver.restore(history, set())
+    return driver
+
+
+@pytest.mark.parametrize(("lie", "exact", "params"), [("mean", 40.0, 3000.0), ("worst", 30.0, 4000.0), ("best", 50.0, 2000.0)])
+def test_lie_values(lie, exact, params):
+    driver = LiteDriver(SPEC, lie=lie)
+    history = [observed(0, 2, 0.6), observed(1, 4, 0.5), observed(2, 1, 0.1, failed=True)]
+    lies = driver._lie_values(history)
+    assert lies["exact"] == pytest.approx(exact) and lies["num_params"] == pytest.approx(params)
+
+
+def test_pending_trials_are_replayed_as_lies_only_after_the_random_phase():
+    pending = [{"width": 2, "quality": 0.5}, {"width": 7, "quality": 0.9}]
+    early = driver_with_history(3)
+    _, api = early._replayed(pending)
+    assert len(api.broker.observations) == 3, "random phase: lies would only shorten it"
+    late = driver_with_history(10)
+    _, api = late._replayed(pending)
+    assert len(api.broker.observations) == 12
+    lies = [o for o in api.broker.observations[10:]]
+    assert all(not o.failed for o in lies)
+
+
+def test_gp_suggestions_with_pending_trials_are_valid_and_distinct():
+    driver = driver_with_history(10)
+    pending = []
+    for _ in range(3):
+        suggestion = driver.suggest(pending)
+        assert 1 <= suggestion.assignments["width"] <= 8 and 0 <= suggestion.assignments["quality"] <= 1
+        pending.append(suggestion.assignments)
+    assert len({tuple(sorted(p.items())) for p in pending}) == 3
+
+
+def test_suggestions_do_not_depend_on_or_disturb_numpy_global_rng():
+    """In-process trials re-seed numpy's global RNG; lite must not repeat points because of it."""
+    driver = LiteDriver(SPEC, seed=0)
+    points = []
+    for _ in range(3):
+        np.random.seed(42)
+        state = np.random.get_state()[1].copy()
+        points.append(driver.suggest([]).assignments)
+        assert (np.random.get_state()[1] == state).all()
+    assert len({tuple(sorted(p.items())) for p in points}) == 3

@@ -1,0 +1,72 @@
+"""The ``api`` driver against a local fake of the SigOpt REST API: the real client code path,
+offline. Covers experiment creation from config, parallel suggestions, failed observations,
+token hygiene, a refused token, and reattaching on resume."""
+
+from __future__ import annotations
+
+from fake_sigopt_server import FakeSigOpt
+from test_sigopt_sweeper import app_sweep, journal_events, observations
+
+TOKEN = "fake-token-5f3a9c1e77d2"
+
+
+def api_sweep(sweep_dir, server, *overrides, token=TOKEN):
+    return app_sweep(sweep_dir, "hydra.sweeper.driver=api", *overrides, SIGOPT_API_TOKEN=token, SIGOPT_API_URL=server.url)
+
+
+def test_api_sweep_creates_experiment_from_config_and_reports_everything(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    with FakeSigOpt(TOKEN) as server:
+        result = api_sweep(sweep_dir, server, "hydra.sweeper.budget=6", "hydra.sweeper.parallelism=2",
+                           "duration=0.2", "oom_jobs=[2]", "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2",
+                           "+hydra.launcher.ray.init.include_dashboard=false")
+        assert result.returncode == 0, result.stderr[-3000:]
+        (experiment,) = server.experiments.values()
+        assert experiment["observation_budget"] == 6 and experiment["parallel_bandwidth"] == 2
+        assert {p["name"]: p["type"] for p in experiment["parameters"]} == {"width": "int", "quality": "double"}
+        assert [m["name"] for m in experiment["metrics"]] == ["exact", "num_params", "f1", "inference_time"]
+        assert [m["strategy"] for m in experiment["metrics"]] == ["optimize", "optimize", "store", "store"]
+        assert len(server.observations) == 6
+        assert [o["failed"] for o in server.observations].count(True) == 1
+        assert not server.open_suggestions, "every suggestion was observed"
+        assert server.max_open == 2, "two trials were in flight at once, never more"
+    records = observations(sweep_dir)
+    assert [r["status"] for r in records].count("failed") == 1
+    assert records[2]["reason"].startswith("cuda_oom")
+    assert {r["suggestion_id"] for r in records} == {o["suggestion"] for o in server.observations}
+    # the token never reaches saved configs, logs or outputs
+    for path in sweep_dir.rglob("*"):
+        if path.is_file():
+            assert TOKEN not in path.read_text(errors="ignore"), path
+    assert TOKEN not in result.stdout + result.stderr
+
+
+def test_invalid_token_is_a_clear_error_before_any_trial(tmp_path):
+    with FakeSigOpt(TOKEN) as server:
+        result = api_sweep(tmp_path / "sweep", server, token="expired-token")
+        assert not server.experiments and not server.open_suggestions
+    output = result.stdout + result.stderr
+    assert result.returncode == 2
+    assert "SigOpt refused the token in $SIGOPT_API_TOKEN (HTTP 401)" in output
+    assert "expired-token" not in output and "Traceback" not in output
+    assert not list((tmp_path / "sweep").glob("*/runs.log"))
+
+
+def test_resume_reattaches_to_the_same_experiment(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    with FakeSigOpt(TOKEN) as server:
+        first = api_sweep(sweep_dir, server, "hydra.sweeper.budget=2")
+        assert first.returncode == 0, first.stderr[-3000:]
+        more = api_sweep(sweep_dir, server, "hydra.sweeper.budget=4", "hydra.sweeper.resume=true")
+        assert more.returncode == 0, more.stderr[-3000:]
+        assert len(server.experiments) == 1
+        assert len(server.observations) == 4
+        assert [r["trial"] for r in observations(sweep_dir)] == [0, 1, 2, 3]
+    assert len(journal_events(sweep_dir, "sweep")) == 1
+
+
+def test_unknown_experiment_id_is_a_clear_error(tmp_path):
+    with FakeSigOpt(TOKEN) as server:
+        result = api_sweep(tmp_path / "sweep", server, "hydra.sweeper.experiment_id=404404")
+    assert result.returncode == 2
+    assert "SigOpt has no such experiment to attach to (HTTP 404): check hydra.sweeper.experiment_id" in result.stdout + result.stderr
