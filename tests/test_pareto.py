@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hydra_plugins.sigopt_sweeper.metrics import Metric
-from hydra_plugins.sigopt_sweeper.pareto import dominates, pareto_front
+from hydra_plugins.sigopt_sweeper._metrics import Metric
+from hydra_plugins.sigopt_sweeper._pareto import dominates, pareto_front
 
 EXACT = Metric("exact", "maximize", "optimize", threshold=50.0)
 PARAMS = Metric("num_params", "minimize", "optimize")

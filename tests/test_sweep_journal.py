@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from hydra_plugins.sigopt_sweeper.journal import COMPLETED, FAILED, Journal, Observation, Trial
+from hydra_plugins.sigopt_sweeper._journal import COMPLETED, FAILED, Journal, Observation, Trial
 
 
 def test_pending_trials_and_observations_round_trip(tmp_path):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import REPO_ROOT
 from hydra import compose, initialize_config_dir
 
-from hydra_plugins.sigopt_sweeper.errors import SweepConfigError
-from hydra_plugins.sigopt_sweeper.search_space import parse_search_space
-
-from conftest import REPO_ROOT
+from hydra_plugins.sigopt_sweeper._errors import SweepConfigError
+from hydra_plugins.sigopt_sweeper._search_space import parse_search_space
 
 
 def test_interval_kinds_map_to_sigopt_types():
