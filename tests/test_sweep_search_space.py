@@ -79,3 +79,22 @@ def test_table2_config_is_the_spec_space():
     ints = {name for name, spec in specs.items() if spec["type"] == "int"}
     assert ints == {"student.n_layers", "student.n_heads", "student.pruning_seed", "optimizer.warmup_steps",
                     "data.train_batch_size", "data.eval_batch_size"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "sweeper", "n_layers_max"),
+    [
+        (["hydra/sweeper=sigopt"], "SigOptSweeper", 20),
+        (["experiment=smoke", "hparams_search=sigopt_smoke"], "SigOptSweeper", 3),
+        (["experiment=offline", "hparams_search=sigopt_offline"], "SigOptSweeper", 20),
+        (["hparams_search=optuna_pareto"], "OptunaSweeper", 20),
+    ],
+)
+def test_sweep_presets_compose_with_their_search_space(overrides, sweeper, n_layers_max):
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+    assert cfg.hydra.sweeper._target_.endswith(sweeper)
+    params = cfg.hydra.sweeper.params  # resolves to the job config's search_space
+    space = parse_search_space(dict(params))
+    n_layers = next(p for p in space.parameters if p.name == "student.n_layers")
+    assert n_layers.bounds == (1, n_layers_max)
