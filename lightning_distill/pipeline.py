@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -165,11 +166,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
     callbacks = _instantiate_group(cfg.get("callbacks"), "callbacks")
     loggers = _instantiate_group(cfg.get("logger"), "logger")
 
+    start = time.perf_counter()
     teacher = TeacherSetup(cfg, tokenizer, datamodule)
+    data_seconds = time.perf_counter() - start
     seed_key = "seed_from" if "seed_from" in cfg.student else "name_or_path"
     check_checkpoint_tokenizer(cfg.student.get(seed_key), tokenizer, f"student.{seed_key}")
     student = _build_student(cfg, len(tokenizer), output_dir)
+    start = time.perf_counter()
     teacher.prepare(datamodule)
+    datamodule.setup("fit")
+    data_seconds += time.perf_counter() - start
+    log.info("Data set-up (features + teacher-logit cache, incl. any teacher loading): %.2f s", data_seconds)
 
     module = DistillationModule(student.model, teacher.model, loss, optimizer)
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision)
