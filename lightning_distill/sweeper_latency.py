@@ -80,6 +80,7 @@ def measure(sizes: Sequence[int], pending: int, seed: int) -> None:
     print(f"{'observations':>12} {'cold s':>8} {'warm s':>8}")
     for size in sizes:
         driver = LiteDriver(spec, seed=seed)
+        driver.start(None)  # imports and validates outside the timing
         driver.restore(history(space, size, rng), set())
         in_flight = [synthetic_assignments(space, rng) for _ in range(pending)]
         timings = []

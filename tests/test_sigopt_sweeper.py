@@ -189,6 +189,9 @@ def test_task_without_the_configured_metric_stops_the_sweep_clearly(tmp_path):
         ("hydra.sweeper.driver=api", "needs a SigOpt API token in $SIGOPT_API_TOKEN"),
         ("+hydra.sweeper.params.depth='int(interval(1, 4))'", "a trial config does not compose from the search space"),
         ("hydra.sweeper.driver=magic", "hydra.sweeper.driver='magic' must be one of"),
+        ("hydra.sweeper.blas_threads=0", "hydra.sweeper.blas_threads=0 must be null or an integer >= 1"),
+        ("hydra.sweeper.lie=optimistic", "hydra.sweeper.lie='optimistic' must be one of"),
+        ("hydra.sweeper.keep_checkpoints=some", "hydra.sweeper.keep_checkpoints='some' must be one of"),
     ],
 )
 def test_bad_sweeper_input_is_a_clear_error_before_trials(tmp_path, override, message):

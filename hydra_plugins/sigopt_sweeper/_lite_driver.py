@@ -7,6 +7,11 @@ default), so the optimizer spreads pending work instead of suggesting the same p
 Lies are only added once lite has left its random initialization phase: there they change
 nothing but would shorten that phase with made-up data.
 
+The GP works on matrices of a few hundred rows, where multithreaded BLAS spends more time
+synchronizing than computing (and competes with trials on the same machine): suggestions run
+with ``blas_threads`` (default 1), measured 6x faster than the default on 2 cores at 60
+observations.
+
 A fresh replay would refit the GP hyperparameters from scratch each time (seconds at hundreds of
 observations); the previous fit is handed to the new broker as its starting point, as lite's own
 broker does between suggestions. That reaches into lite's internals, so it is guarded and falls
@@ -22,6 +27,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy
+from threadpoolctl import threadpool_limits
 
 from hydra_plugins.sigopt_sweeper._errors import SweepConfigError
 from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec, Suggestion, sigopt_values
@@ -39,10 +45,13 @@ class LiteDriver:
     prefetch = True
     """Suggestions are computed here, in seconds: worth computing while trials run."""
 
-    def __init__(self, spec: ExperimentSpec, lie: str = "mean", seed: int | None = None) -> None:
+    def __init__(self, spec: ExperimentSpec, lie: str = "mean", seed: int | None = None, blas_threads: int | None = 1) -> None:
         if lie not in LIES:
             raise SweepConfigError(f"hydra.sweeper.lie={lie!r} must be one of {list(LIES)}.")
+        if blas_threads is not None and (not isinstance(blas_threads, int) or blas_threads < 1):
+            raise SweepConfigError(f"hydra.sweeper.blas_threads={blas_threads} must be null or an integer >= 1.")
         ensure_numpy_product()
+        self.blas_threads = blas_threads
         self.spec = spec
         self.lie = lie
         self.history: list[Observation] = []
@@ -66,7 +75,7 @@ class LiteDriver:
         connection, api = self._replayed(pending)
         if api is not None and self._hyperparameters is not None:
             api.broker.hyperparameters = self._hyperparameters
-        with self._own_numpy_random_state():
+        with self._own_numpy_random_state(), threadpool_limits(limits=self.blas_threads, user_api="blas"):
             suggestion = connection.experiments(_lite_id()).suggestions().create()
         if api is not None and api.broker.hyperparameters is not None:
             self._hyperparameters = api.broker.hyperparameters

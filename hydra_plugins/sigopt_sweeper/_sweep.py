@@ -71,7 +71,7 @@ class SigOptSweep:
         if driver == "auto":
             driver = "api" if token else "lite"
         if driver == "lite":
-            return LiteDriver(spec, lie=settings.lie, seed=settings.seed)
+            return LiteDriver(spec, lie=settings.lie, seed=settings.seed, blas_threads=settings.blas_threads)
         if not token:
             raise SweepConfigError(
                 f"hydra.sweeper.driver=api needs a SigOpt API token in ${settings.token_env} "
@@ -139,7 +139,7 @@ class SigOptSweep:
             )
         if state.header is not None:
             self._check_resumable(state, spec, driver, journal)
-        experiment_id = driver.start((state.header or {}).get("experiment_id") if state.header else settings.experiment_id)
+        experiment_id = driver.start(state.header["experiment_id"] if state.header else settings.experiment_id)
         if state.header is None:
             journal.write_header(self._header(driver, experiment_id, spec))
         else:

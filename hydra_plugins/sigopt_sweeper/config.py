@@ -68,6 +68,8 @@ class SigOptSweeperConf:
 
     lie: str = "mean"
     """lite driver: constant-liar value for pending trials: mean | worst | best of completed values."""
+    blas_threads: Optional[int] = 1
+    """lite driver: BLAS threads while computing a suggestion (small GP matrices: 1 is fastest); null = default."""
     seed: Optional[int] = None
     """lite driver: seed of its random stream (reproducible suggestions); null = fresh entropy."""
     keep_checkpoints: str = "all"
