@@ -555,14 +555,14 @@ def projections(args, base: dict[str, Any], features_per_example: float, build_r
         parts = [f"{name} {hours(trial_epochs * value / workers + (cache_once if name != 'naive' else 0.0))}"
                  for name, value in per_epoch.items()]
         lines.append(f"  search on this device, {workers:>3} parallel workers: " + ", ".join(parts))
-    speedup = base["fast"]["ratio_to_naive"]
+    same, grouped = base["fast"]["ratio_to_naive"], base["fast+grouped"]["ratio_to_naive"]
     for gpu, epoch_hours in args.source_hours_per_epoch.items():
         for workers in args.workers:
             naive_hours = trial_epochs * epoch_hours / workers
             lines.append(
                 f"  search on {gpu} ({epoch_hours} h/epoch, source), {workers:>3} workers: naive {hours(naive_hours)}; "
-                f"fast ~{hours(naive_hours / speedup)} if this device's fast/naive ratio {speedup:.2f} held on {gpu} "
-                "(unmeasured)"
+                f"fast ~{hours(naive_hours / same)}, fast+grouped ~{hours(naive_hours / grouped)} if this device's "
+                f"ratios ({same:.2f}, {grouped:.2f}) held on {gpu} (unmeasured; mixed precision would add to them)"
             )
     return lines
 

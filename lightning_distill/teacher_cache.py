@@ -24,8 +24,9 @@ place, so readers see a whole cache or none and a crashed build leaves nothing b
 
 Storage dtype (``teacher.cache.dtype``): float16 by default. Teacher QA logits are O(10), where
 fp16 keeps 11 significant bits (absolute error <= 2^-8 at |x| < 16), far below what moves a
-softmax; the soft loss changes by ~1e-5 relative (see README "Fast trials"). bfloat16 halves the
-mantissa again and is only offered for logits beyond fp16's range; float32 stores them exactly.
+softmax; on the smoke preset the soft loss moved by ~1e-6 relative (README "Fast trials").
+bfloat16 keeps only 8 bits and is offered for logits beyond fp16's range; float32 stores them
+exactly.
 """
 
 from __future__ import annotations
