@@ -49,7 +49,7 @@ from omegaconf import OmegaConf
 import lightning_distill  # noqa: F401  (registers the config resolvers)
 from lightning_distill.config_resolvers import PROJECT_ROOT, package_path
 from lightning_distill.datamodule import FEATURE_INDEX, MODEL_INPUTS, TEACHER_END, TEACHER_START, SquadDataModule
-from lightning_distill.distillation_module import DistillationModule, NO_DECAY_SUFFIXES
+from lightning_distill.distillation_module import NO_DECAY_SUFFIXES, DistillationModule
 from lightning_distill.length_grouped_sampler import LengthGroupedSampler
 from lightning_distill.pipeline import instantiate
 from lightning_distill.precision import resolve_precision
@@ -420,8 +420,8 @@ def hours(value: float) -> str:
 
 def mode_table(modes: list[Mode], batch_size: int, probe: MemoryProbe) -> tuple[list[str], dict[str, Any]]:
     naive = modes[0].examples_per_second(batch_size)
-    lines = [f"  {'mode':<13} {'ex/s':>8} {'ratio':>6} {'s/step':>7} {'mean width':>10} {'teacher s/step':>14} "
-             f"{'cache read s/step':>17} {'step mem mean/max':>19} {'model mem':>10}"]
+    lines = [(f"  {'mode':<13} {'ex/s':>8} {'ratio':>6} {'s/step':>7} {'mean width':>10} {'teacher s/step':>14} "
+              f"{'cache read s/step':>17} {'step mem mean/max':>19} {'model mem':>10}")]
     results: dict[str, Any] = {}
     for mode in modes:
         rate = mode.examples_per_second(batch_size)
@@ -543,12 +543,12 @@ def projections(args, base: dict[str, Any], features_per_example: float, build_r
     cache_once = teacher_epoch * build_ratio
     trial_epochs = args.trials * args.epochs_per_trial
     lines = [
-        f"projections (full SQuAD 2.0 train: {args.full_train_examples:,} questions x {features_per_example:.3f} "
-        f"features/question = {full_features:,.0f} features; {args.trials} trials x {args.epochs_per_trial} epochs; "
-        "every trial costed as the baseline student):",
+        (f"projections (full SQuAD 2.0 train: {args.full_train_examples:,} questions x {features_per_example:.3f} "
+         f"features/question = {full_features:,.0f} features; {args.trials} trials x {args.epochs_per_trial} epochs; "
+         "every trial costed as the baseline student):"),
         "  one baseline epoch on this device: " + ", ".join(f"{name} {hours(value)}" for name, value in per_epoch.items()),
-        f"  teacher-logit cache, built once per sweep: ~{hours(cache_once)} (one teacher epoch {hours(teacher_epoch)} x "
-        f"measured build ratio {build_ratio:.2f})",
+        (f"  teacher-logit cache, built once per sweep: ~{hours(cache_once)} (one teacher epoch {hours(teacher_epoch)} x "
+         f"measured build ratio {build_ratio:.2f})"),
     ]
     report["projection"] = {"full_features": full_features, "epoch_hours": per_epoch, "cache_build_hours": cache_once}
     for workers in args.workers:

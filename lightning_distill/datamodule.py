@@ -29,8 +29,8 @@ from typing import Any
 import datasets
 import numpy as np
 import torch
-from pytorch_lightning import LightningDataModule
 from filelock import FileLock
+from pytorch_lightning import LightningDataModule
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerFast
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
+from test_teacher_cache import smoke_cfg
 
 from lightning_distill.callbacks import SquadEvaluation
 from lightning_distill.datamodule import FEATURE_INDEX
@@ -18,8 +19,6 @@ from lightning_distill.length_grouped_sampler import LengthGroupedSampler, Sorte
 from lightning_distill.pipeline import instantiate, train
 from lightning_distill.student import build_student
 from lightning_distill.teacher import build_random_teacher
-
-from test_teacher_cache import smoke_cfg
 
 
 def _datamodule(tmp_path, tokenizer, *overrides):
@@ -35,7 +34,7 @@ def _student(tokenizer):
 
 
 def _predictions(tmp_path, tokenizer, student, *overrides):
-    cfg, datamodule = _datamodule(tmp_path, tokenizer, *overrides)
+    _, datamodule = _datamodule(tmp_path, tokenizer, *overrides)
     evaluation = SquadEvaluation(output_dir=str(tmp_path / "out"))
     module = DistillationModule(student, None, DistillationLoss(), OptimizerSettings())
     trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
@@ -104,7 +103,7 @@ def test_group_by_length_train_loader_covers_every_feature_once(tmp_path, tokeni
     torch.manual_seed(0)
     again = [batch[FEATURE_INDEX].tolist() for batch in datamodule.train_dataloader()]
     assert first == again  # seeded by the run's seed
-    assert sorted(sum(first, [])) == list(range(len(datamodule.train_features)))
+    assert sorted(index for batch in first for index in batch) == list(range(len(datamodule.train_features)))
 
 
 def test_length_grouped_run_end_to_end(tmp_path):

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import shutil
 
 import numpy as np
 import pytest
 import torch
-from omegaconf import open_dict
+from test_train import compose_config
 
-from lightning_distill.datamodule import FEATURE_INDEX, TEACHER_END, TEACHER_START, SquadDataModule
+from lightning_distill.datamodule import TEACHER_END, TEACHER_START, SquadDataModule
 from lightning_distill.distillation import DistillationLoss
 from lightning_distill.errors import ConfigError, DataError
 from lightning_distill.pipeline import TeacherSetup, prepare, train
 from lightning_distill.teacher import build_random_teacher
 from lightning_distill.teacher_cache import TeacherCacheSettings, TeacherLogitCache
 from lightning_distill.teacher_fingerprint import teacher_fingerprint
-
-from test_train import compose_config
 
 STORAGE_RTOL = {"float16": 2**-10, "bfloat16": 2**-7, "float32": 1e-5}
 """Relative rounding of each storage dtype (one ulp, with margin), on top of ABS_TOL."""
