@@ -156,6 +156,7 @@ def prepare(cfg: DictConfig) -> None:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Run one distillation (or hard-label training) and return its final metrics."""
+    _check_objectives(cfg.get("objectives"))
     output_dir = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     loss = instantiate(cfg.distillation)
@@ -186,6 +187,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
         warnings.filterwarnings("ignore", message=TEACHER_EVAL_MODE_WARNING)
         trainer.fit(module, datamodule=datamodule)
     return _final_metrics(callbacks)
+
+
+def _check_objectives(objectives: Any) -> None:
+    """Before training: a malformed ``objectives`` would otherwise surface only after the run."""
+    if objectives is None:
+        return
+    if not isinstance(objectives, Sequence) or isinstance(objectives, str) or not objectives or not all(
+        isinstance(name, str) and name for name in objectives
+    ):
+        raise ConfigError(f"objectives={objectives!r} must be null or a non-empty list of metric names, e.g. [exact, num_params].")
 
 
 def select_objectives(metrics: dict[str, float], objectives: Sequence[str] | None) -> dict[str, float] | list[float]:

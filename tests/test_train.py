@@ -215,3 +215,20 @@ def test_seeded_student_writes_its_seeding_report(tmp_path):
     assert report["layer_seeding"] == "match"
     assert "distilbert.transformer.layer.0.ffn.lin1.weight" in report["seeded"]
     assert report["shape_mismatch"] == []
+
+
+@pytest.mark.parametrize("objectives", ["objectives=exact", "objectives=[]", "objectives=[1]"])
+def test_malformed_objectives_fail_before_training(tmp_path, objectives):
+    cfg = compose_config(["experiment=smoke", objectives], tmp_path)
+    with pytest.raises(ConfigError, match="objectives="):
+        train(cfg)
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_objectives_select_metrics_in_order():
+    from lightning_distill.pipeline import select_objectives
+
+    assert select_objectives({"exact": 60.0, "num_params": 5.0, "f1": 1.0}, ["exact", "num_params"]) == [60.0, 5.0]
+    assert select_objectives({"exact": 60.0}, None) == {"exact": 60.0}
+    with pytest.raises(ConfigError, match=r"objectives=\['exakt'\]: the run logged no \['exakt'\]"):
+        select_objectives({"exact": 60.0}, ["exakt"])
