@@ -132,7 +132,7 @@ def test_sigkill_mid_sweep_then_resume_loses_and_repeats_nothing(tmp_path):
     assert [record["trial"] for record in observations(sweep_dir)] == list(range(budget))
     runs = runs_per_trial(sweep_dir)
     assert all(runs[trial] == 1 for trial in before), "finished trials are not run again"
-    assert len(journal_events(sweep_dir, "suggestion")) <= budget + 0  # in-flight trials reuse their suggestion
+    assert len(journal_events(sweep_dir, "suggestion")) == budget, "in-flight trials re-ran with their suggestion"
 
 
 def test_async_ray_workers_stay_busy_with_mixed_trial_durations(tmp_path):
