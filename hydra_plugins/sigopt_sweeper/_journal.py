@@ -96,9 +96,6 @@ class Journal:
     def record_reported(self, trial: int, observation_id: str | None = None) -> None:
         self._append({"event": "reported", "trial": trial, "observation_id": observation_id})
 
-    def record_attached(self, experiment_id: str) -> None:
-        self._append({"event": "experiment", "experiment_id": experiment_id})
-
     def load(self) -> JournalState:
         state = JournalState()
         if not self.path.is_file():
@@ -119,10 +116,6 @@ def _apply(state: JournalState, record: dict[str, Any]) -> None:
     event = record.pop("event")
     if event == "sweep":
         state.header = record
-    elif event == "experiment":
-        if state.header is None:
-            raise ValueError("experiment record before the sweep header")
-        state.header["experiment_id"] = str(record["experiment_id"])
     elif event == "suggestion":
         trial = Trial(**record)
         state.trials[trial.number] = trial

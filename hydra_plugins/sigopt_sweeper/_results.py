@@ -71,7 +71,7 @@ def write_pareto(sweep_dir: Path, observations: Sequence[Observation], metrics: 
     return front
 
 
-def plot_pareto(sweep_dir: Path, observations: Sequence[Observation], metrics: Sequence[Metric], baseline: Mapping[str, Any] | None) -> Path | None:
+def plot_pareto(sweep_dir: Path, observations: Sequence[Observation], front: Sequence[Observation], metrics: Sequence[Metric], baseline: Mapping[str, Any] | None) -> Path | None:
     optimized = [metric for metric in metrics if metric.optimized]
     if len(optimized) != 2:
         log.info("pareto.png needs two optimized metrics; skipped")
@@ -83,7 +83,7 @@ def plot_pareto(sweep_dir: Path, observations: Sequence[Observation], metrics: S
 
     y_metric, x_metric = optimized
     completed = [observation for observation in observations if not observation.failed]
-    front = sorted(frontier(observations, metrics), key=lambda observation: observation.values[x_metric.name])
+    front = sorted(front, key=lambda observation: observation.values[x_metric.name])
     feasible = [o for o in completed if meets_thresholds(o.values, metrics)]
     infeasible = [o for o in completed if not meets_thresholds(o.values, metrics)]
     figure, axes = plt.subplots(figsize=(7, 4.5))

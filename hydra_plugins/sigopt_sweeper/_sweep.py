@@ -233,7 +233,7 @@ class SigOptSweep:
         front = write_pareto(sweep_dir, observations, metrics, baseline, self.settings.checkpoint_dir)
         if not final:
             return
-        plot_pareto(sweep_dir, observations, metrics, baseline)
+        plot_pareto(sweep_dir, observations, front, metrics, baseline)
         if self.settings.keep_checkpoints == "pareto" and len(observations) >= self.settings.budget:
             removed = prune_checkpoints(observations, front, self.settings.checkpoint_dir)
             log.info("Deleted %d student checkpoints off the Pareto front (keep_checkpoints=pareto)", removed)

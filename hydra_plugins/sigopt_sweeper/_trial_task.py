@@ -1,4 +1,4 @@
-"""The task function as the sweeper launches it: the user's task plus when and where it ran.
+"""The task function as the sweeper launches it: the user's task plus when it ran.
 
 Timing is taken inside the job so that queueing in a launcher or on a Ray cluster is not counted
 as trial time; the sweeper's own view (submit -> result) gives the overhead around it.
@@ -6,7 +6,6 @@ as trial time; the sweeper's own view (submit -> result) gives the overhead arou
 
 from __future__ import annotations
 
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,6 @@ class TimedValue:
     value: Any
     started_at: float
     finished_at: float
-    host: str
 
 
 class TimedTask:
@@ -29,4 +27,4 @@ class TimedTask:
     def __call__(self, cfg: DictConfig) -> TimedValue:
         started_at = time.time()
         value = self.task_function(cfg)
-        return TimedValue(value, started_at, time.time(), socket.gethostname())
+        return TimedValue(value, started_at, time.time())
