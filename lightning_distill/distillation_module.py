@@ -72,16 +72,26 @@ class DistillationModule(pl.LightningModule):
         self.teacher = teacher
         if teacher is not None:
             teacher.requires_grad_(False)
-            teacher.eval()
         self.loss = loss
         self.optimizer_settings = optimizer
+        self.train()
 
     def train(self, mode: bool = True) -> DistillationModule:
-        """Lightning puts the whole module in train mode each epoch; the teacher must stay in eval."""
+        """Train mode for the student (dropout on) and the loss; the frozen teacher always stays in eval."""
         super().train(mode)
         if self.teacher is not None:
             self.teacher.eval()
         return self
+
+    def on_fit_start(self) -> None:
+        """Lightning >= 2.2 keeps each module in the mode it arrives in, and ``from_pretrained``
+        returns models in eval mode: without this a student (or a teacher being fine-tuned) loaded
+        from a checkpoint trains with dropout off. Evaluation loops restore this mode afterwards."""
+        self.train()
+
+    def teacher_module_count(self) -> int:
+        """How many modules are in eval mode on purpose (Lightning's eval-mode warning counts them)."""
+        return 0 if self.teacher is None else sum(1 for _ in self.teacher.modules())
 
     def loss_parts(self, batch: dict[str, torch.Tensor]) -> LossParts:
         """Student forward + loss. Teacher logits come from the batch (the teacher-logit cache,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 import warnings
 from collections.abc import Sequence
@@ -38,7 +39,11 @@ from lightning_distill.vocabulary import check_checkpoint_tokenizer
 log = logging.getLogger(__name__)
 
 WORD_EMBEDDINGS = "distilbert.embeddings.word_embeddings.weight"
-TEACHER_EVAL_MODE_WARNING = r"Found \d+ module\(s\) in eval mode at the start of training"
+
+
+def eval_mode_warning(count: int) -> str:
+    """Lightning's warning for ``count`` modules in eval mode at fit start, as a regex."""
+    return rf"Found {count} module\(s\) in eval mode at the start of training"
 
 
 def instantiate(config: Any, **kwargs: Any) -> Any:
@@ -157,6 +162,7 @@ def prepare(cfg: DictConfig) -> None:
 def train(cfg: DictConfig) -> dict[str, float]:
     """Run one distillation (or hard-label training) and return its final metrics."""
     _check_objectives(cfg.get("objectives"))
+    _check_evaluation_schedule(cfg.trainer)
     output_dir = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     loss = instantiate(cfg.distillation)
@@ -179,14 +185,59 @@ def train(cfg: DictConfig) -> dict[str, float]:
     data_seconds += time.perf_counter() - start
     log.info("Data set-up (features + teacher-logit cache, incl. any teacher loading): %.2f s", data_seconds)
 
+    _check_interval_fits_epoch(cfg.trainer, math.ceil(len(datamodule.train_features) / datamodule.batch_sizes["train"]))
     module = DistillationModule(student.model, teacher.model, loss, optimizer)
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision)
     log.info("Run directory: %s", output_dir)
     with warnings.catch_warnings():
-        # The frozen teacher is in eval mode on purpose (DistillationModule.train keeps it there).
-        warnings.filterwarnings("ignore", message=TEACHER_EVAL_MODE_WARNING)
+        # The frozen teacher is in eval mode on purpose; any other module in eval mode still warns.
+        if module.teacher_module_count():
+            warnings.filterwarnings("ignore", message=eval_mode_warning(module.teacher_module_count()))
         trainer.fit(module, datamodule=datamodule)
+    _evaluate_final_model(trainer, module, datamodule, callbacks)
     return _final_metrics(callbacks)
+
+
+def _evaluate_final_model(trainer: pl.Trainer, module: DistillationModule, datamodule: SquadDataModule, callbacks: list[Any]) -> None:
+    """Final metrics must describe the final model: step intervals need not end on the last step."""
+    metrics_file = next((callback for callback in callbacks if isinstance(callback, MetricsFile)), None)
+    if metrics_file is None or trainer.limit_val_batches == 0 or trainer.interrupted:
+        return
+    if metrics_file.last_evaluated_step() != trainer.global_step:
+        log.info("Evaluating the final model (step %d; the last evaluation was at step %s)", trainer.global_step, metrics_file.last_evaluated_step())
+        trainer.validate(module, datamodule=datamodule, verbose=False)
+
+
+def _check_evaluation_schedule(trainer: DictConfig) -> None:
+    """Lightning's own messages for these do not name our config keys."""
+    interval = trainer.get("val_check_interval")
+    if interval is not None and (
+        isinstance(interval, bool)
+        or not isinstance(interval, (int, float))
+        or (isinstance(interval, int) and interval < 1)
+        or (isinstance(interval, float) and not 0 < interval <= 1)
+    ):
+        raise ConfigError(
+            f"trainer.val_check_interval={interval!r} must be null (end of epoch), an integer >= 1 "
+            "(every N training steps) or a float in (0, 1] (a fraction of an epoch)."
+        )
+    every = trainer.get("check_val_every_n_epoch", 1)
+    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+        raise ConfigError(f"trainer.check_val_every_n_epoch={every!r} must be null or an integer >= 1.")
+    if every is None and not isinstance(interval, int):
+        raise ConfigError(
+            "trainer.check_val_every_n_epoch=null counts trainer.val_check_interval steps across epochs: "
+            f"set trainer.val_check_interval to an integer number of steps (got {interval!r})."
+        )
+
+
+def _check_interval_fits_epoch(trainer: DictConfig, batches_per_epoch: int) -> None:
+    interval = trainer.get("val_check_interval")
+    if isinstance(interval, int) and trainer.get("check_val_every_n_epoch", 1) is not None and interval > batches_per_epoch:
+        raise ConfigError(
+            f"trainer.val_check_interval={interval} steps is more than the {batches_per_epoch} training steps of an "
+            "epoch: lower it, or set trainer.check_val_every_n_epoch=null to count steps across epochs."
+        )
 
 
 def _check_objectives(objectives: Any) -> None:

@@ -95,6 +95,10 @@ def test_every_preset_composes(experiment):
         ("optimizer.beta2=1.5", ConfigError, "optimizer.beta2"),
         ("data.padding=nope", ConfigError, "data.padding"),
         ("data.eval_files=[/does/not/exist.json]", ConfigError, "data.eval_files"),
+        ("trainer.val_check_interval=0", ConfigError, "trainer.val_check_interval"),
+        ("trainer.val_check_interval=1.5", ConfigError, "trainer.val_check_interval"),
+        ("trainer.val_check_interval=100", ConfigError, "trainer.val_check_interval"),  # > 7 steps per epoch
+        ("trainer.check_val_every_n_epoch=0", ConfigError, "trainer.check_val_every_n_epoch"),
     ],
 )
 def test_bad_config_fails_early_naming_the_key(tmp_path, override, error, key):
@@ -232,3 +236,27 @@ def test_objectives_select_metrics_in_order():
     assert select_objectives({"exact": 60.0}, None) == {"exact": 60.0}
     with pytest.raises(ConfigError, match=r"objectives=\['exakt'\]: the run logged no \['exakt'\]"):
         select_objectives({"exact": 60.0}, ["exakt"])
+
+
+@pytest.mark.parametrize(
+    "overrides, steps",
+    [
+        (["trainer.val_check_interval=3"], [3, 6, 7]),  # 7 steps per epoch: the final model is evaluated too
+        (["trainer.val_check_interval=4", "trainer.check_val_every_n_epoch=null", "trainer.max_epochs=2"], [4, 8, 12, 14]),
+        (["trainer.val_check_interval=0.5"], [3, 6, 7]),
+        ([], [7]),  # once per epoch, the default
+    ],
+)
+def test_evaluation_every_n_steps_gives_one_csv_row_per_evaluation(tmp_path, overrides, steps):
+    import csv
+
+    metrics = train(compose_config(["experiment=smoke", "logger=[]", *overrides], tmp_path))
+    with open(tmp_path / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["step"]) for row in rows] == steps
+    assert {"exact", "f1", "HasAns_exact", "NoAns_exact", "val_loss", "epoch"} <= set(rows[0])
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert [entry["step"] for entry in saved["history"]] == steps
+    assert float(rows[-1]["exact"]) == pytest.approx(saved["final"]["exact"]) == pytest.approx(metrics["exact"])
+    assert saved["final"]["global_step"] == steps[-1]
+    assert float(rows[-1]["epoch"]) == pytest.approx(steps[-1] / 7)

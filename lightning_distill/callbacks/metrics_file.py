@@ -1,40 +1,78 @@
-"""``metrics.json``: the last value of every logged metric plus the per-epoch history.
+"""``metrics.json`` and ``metrics.csv``: the final value of every metric, and one row per evaluation.
 
-Written after each validation and again when training ends (the epoch's mean training loss is
-only known then), atomically, so a crashed run still leaves its last complete epoch on disk.
+Evaluation runs every epoch or every N training steps (``trainer.val_check_interval``), so a run
+has a curve of exact/f1/HasAns/NoAns and losses; ``metrics.csv`` holds that curve (one row per
+evaluation, columns ``step``, ``epoch`` (fractional: 0.5 = half-way through the first epoch) and
+every metric), ``metrics.json`` the last values (``final``) plus the same rows (``history``).
+Both are written after each evaluation and again when training ends (the epoch's mean training
+loss is only known then), atomically, so a crashed run still leaves its last evaluation on disk.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 from pathlib import Path
 
 import pytorch_lightning as pl
 
+CURVE_INDEX = ("step", "epoch")
+
 
 class MetricsFile(pl.Callback):
-    def __init__(self, output_dir: str, filename: str = "metrics.json") -> None:
+    def __init__(self, output_dir: str, filename: str = "metrics.json", curve_filename: str = "metrics.csv") -> None:
         self.path = Path(output_dir) / filename
+        self.curve_path = Path(output_dir) / curve_filename
         self.history: list[dict[str, float]] = []
         self.final: dict[str, float] = {}
+        self._steps_per_epoch: float | None = None
 
     @staticmethod
     def _current(trainer: pl.Trainer) -> dict[str, float]:
         return {name: float(value) for name, value in trainer.callback_metrics.items()}
 
+    def last_evaluated_step(self) -> int | None:
+        """Training step of the latest evaluation (None before the first)."""
+        return int(self.history[-1]["step"]) if self.history else None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        batches = trainer.num_training_batches
+        if batches and batches != float("inf"):
+            self._steps_per_epoch = batches / trainer.accumulate_grad_batches
+
+    def _epochs_done(self, trainer: pl.Trainer) -> float:
+        if not self._steps_per_epoch:
+            return float(trainer.current_epoch)
+        return round(trainer.global_step / self._steps_per_epoch, 4)
+
     def _write(self, trainer: pl.Trainer) -> None:
         self.final = {**self.final, **self._current(trainer), "epoch": trainer.current_epoch, "global_step": trainer.global_step}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.path.with_suffix(".json.tmp")
-        staging.write_text(json.dumps({"final": self.final, "history": self.history}, indent=2))
-        os.replace(staging, self.path)
+        _write_atomically(self.path, json.dumps({"final": self.final, "history": self.history}, indent=2))
+        _write_atomically(self.curve_path, _as_csv(self.history))
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        self.history.append({"epoch": trainer.current_epoch, **self._current(trainer)})
+        self.history.append({"step": trainer.global_step, "epoch": self._epochs_done(trainer), **self._current(trainer)})
         self._write(trainer)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._write(trainer)
+
+
+def _as_csv(rows: list[dict[str, float]]) -> str:
+    columns = list(CURVE_INDEX) + sorted({key for row in rows for key in row} - set(CURVE_INDEX))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(path.name + ".tmp")
+    staging.write_text(text)
+    os.replace(staging, path)
