@@ -33,6 +33,15 @@ DEFAULT_OVERRIDES = [
     "data.max_train_examples=null",
     "data.group_by_length=true",
 ]
+VARIANTS = {
+    # name: (student overrides, AdamW implementation keyword arguments)
+    "default": ({}, {}),
+    "foreach": ({}, {"foreach": True}),
+    "fused": ({}, {"fused": True}),
+    "no_attention_dropout": ({"attention_dropout": 0.0}, {}),
+    "no_dropout": ({"dropout": 0.0, "attention_dropout": 0.0, "qa_dropout": 0.0}, {}),
+    "fused+no_attention_dropout": ({"attention_dropout": 0.0}, {"fused": True}),
+}
 PARTS = ("collate", "forward", "loss", "backward", "clip", "optimizer", "zero_grad")
 
 
@@ -41,8 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("overrides", nargs="*", default=DEFAULT_OVERRIDES, help="Hydra overrides of the train config")
     parser.add_argument("--steps", type=int, default=8, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per variant first")
-    parser.add_argument("--variants", nargs="+", default=["default", "foreach", "fused"], choices=["default", "foreach", "fused", "no_dropout"])
-    parser.add_argument("--profile", default=None, help="variant to run once more under torch.profiler")
+    parser.add_argument("--variants", nargs="+", default=["default", "foreach", "fused"], choices=list(VARIANTS))
+    parser.add_argument("--profile", default=None, choices=list(VARIANTS), help="variant to run once more under torch.profiler")
     return parser.parse_args(argv)
 
 
@@ -62,12 +71,11 @@ class Variant:
 
     def __init__(self, name: str, cfg, vocab_size: int) -> None:
         torch.manual_seed(cfg.seed)
-        overrides = {"dropout": 0.0, "attention_dropout": 0.0, "qa_dropout": 0.0} if name == "no_dropout" else {}
+        overrides, kwargs = VARIANTS[name]
         student = instantiate(cfg.student, vocab_size=vocab_size, **overrides).model
         self.module = DistillationModule(student, None, instantiate(cfg.distillation), instantiate(cfg.optimizer))
         settings = self.module.optimizer_settings
         groups = self.module.parameter_groups() if hasattr(self.module, "parameter_groups") else [{"params": [p for p in student.parameters() if p.requires_grad]}]
-        kwargs = {"foreach": name == "foreach", "fused": name == "fused"} if name in ("foreach", "fused") else {}
         self.optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate, betas=(settings.beta1, settings.beta2), eps=settings.adam_epsilon, weight_decay=settings.weight_decay, **kwargs)
         self.name = name
         self.clip = float(cfg.trainer.get("gradient_clip_val") or 0.0)
@@ -112,13 +120,13 @@ def main(argv: list[str] | None = None) -> None:
         order = variants[index % len(variants):] + variants[: index % len(variants)]
         for variant in order:
             variant.step(loader.collate_fn, rows, timed=index >= args.warmup)
-    header = f"{'variant':<11}" + "".join(f"{part:>10}" for part in PARTS) + f"{'total s':>10}{'ex/s':>8}"
+    header = f"{'variant':<27}" + "".join(f"{part:>10}" for part in PARTS) + f"{'total s':>10}{'ex/s':>8}"
     print("mean seconds per step part (timed steps):")
     print(header)
     for variant in variants:
         means = {part: statistics.mean(variant.seconds[part]) for part in PARTS}
         total = sum(means.values())
-        print(f"{variant.name:<11}" + "".join(f"{means[p]:>10.3f}" for p in PARTS) + f"{total:>10.3f}{batch_size / total:>8.1f}")
+        print(f"{variant.name:<27}" + "".join(f"{means[p]:>10.3f}" for p in PARTS) + f"{total:>10.3f}{batch_size / total:>8.1f}")
     if args.profile:
         variant = next(v for v in variants if v.name == args.profile)
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:

@@ -202,7 +202,7 @@ def test_offline_presets_chain_teacher_then_distillation(tmp_path):
     assert (tmp_path / "artifacts" / "minilm-squad2-teacher" / "config.json").is_file()
     assert "train/soft_loss" not in teacher_metrics
 
-    metrics = train(compose_config(["experiment=offline", *limits], tmp_path / "student_run"))
+    metrics = train(compose_config(["experiment=offline", "teacher=minilm_squad2_local", *limits], tmp_path / "student_run"))
     assert "train/soft_loss" in metrics
     report = json.loads((tmp_path / "student_run" / "seeding_report.json").read_text())
     assert report["seeded"]["distilbert.embeddings.word_embeddings.weight"] == "embeddings.word_embeddings.weight"
@@ -259,4 +259,5 @@ def test_evaluation_every_n_steps_gives_one_csv_row_per_evaluation(tmp_path, ove
     assert [entry["step"] for entry in saved["history"]] == steps
     assert float(rows[-1]["exact"]) == pytest.approx(saved["final"]["exact"]) == pytest.approx(metrics["exact"])
     assert saved["final"]["global_step"] == steps[-1]
+    assert saved["status"] == "finished"
     assert float(rows[-1]["epoch"]) == pytest.approx(steps[-1] / 7)

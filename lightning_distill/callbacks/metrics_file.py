@@ -3,7 +3,9 @@
 Evaluation runs every epoch or every N training steps (``trainer.val_check_interval``), so a run
 has a curve of exact/f1/HasAns/NoAns and losses; ``metrics.csv`` holds that curve (one row per
 evaluation, columns ``step``, ``epoch`` (fractional: 0.5 = half-way through the first epoch) and
-every metric), ``metrics.json`` the last values (``final``) plus the same rows (``history``).
+every metric), ``metrics.json`` the last values (``final``) plus the same rows (``history``) and
+``status`` (``running`` until training ends, then ``finished``, or ``interrupted`` after Ctrl-C),
+so that a report can tell a partial run from a finished one.
 Both are written after each evaluation and again when training ends (the epoch's mean training
 loss is only known then), atomically, so a crashed run still leaves its last evaluation on disk.
 """
@@ -28,6 +30,7 @@ class MetricsFile(pl.Callback):
         self.history: list[dict[str, float]] = []
         self.final: dict[str, float] = {}
         self._steps_per_epoch: float | None = None
+        self.status = "running"
 
     @staticmethod
     def _current(trainer: pl.Trainer) -> dict[str, float]:
@@ -49,7 +52,8 @@ class MetricsFile(pl.Callback):
 
     def _write(self, trainer: pl.Trainer) -> None:
         self.final = {**self.final, **self._current(trainer), "epoch": trainer.current_epoch, "global_step": trainer.global_step}
-        _write_atomically(self.path, json.dumps({"final": self.final, "history": self.history}, indent=2))
+        document = {"status": self.status, "final": self.final, "history": self.history}
+        _write_atomically(self.path, json.dumps(document, indent=2))
         _write_atomically(self.curve_path, _as_csv(self.history))
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -59,6 +63,7 @@ class MetricsFile(pl.Callback):
         self._write(trainer)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.status = "interrupted" if trainer.interrupted else "finished"
         self._write(trainer)
 
 
