@@ -4,7 +4,8 @@ Evaluation runs every epoch or every N training steps (``trainer.val_check_inter
 has a curve of exact/f1/HasAns/NoAns and losses; ``metrics.csv`` holds that curve (one row per
 evaluation, columns ``step``, ``epoch`` (fractional: 0.5 = half-way through the first epoch) and
 every metric), ``metrics.json`` the last values (``final``) plus the same rows (``history``) and
-``status`` (``running`` until training ends, then ``finished``, or ``interrupted`` after Ctrl-C),
+``status`` (``running`` until training ends and the final model is evaluated, then ``finished``, or
+``interrupted`` after Ctrl-C),
 so that a report can tell a partial run from a finished one.
 Both are written after each evaluation and again when training ends (the epoch's mean training
 loss is only known then), atomically, so a crashed run still leaves its last evaluation on disk.
@@ -21,6 +22,8 @@ from pathlib import Path
 import pytorch_lightning as pl
 
 CURVE_INDEX = ("step", "epoch")
+FINISHED = "finished"
+AWAITING_FINAL_EVALUATION = "evaluating the final model"
 
 
 class MetricsFile(pl.Callback):
@@ -60,10 +63,17 @@ class MetricsFile(pl.Callback):
         if trainer.sanity_checking:
             return
         self.history.append({"step": trainer.global_step, "epoch": self._epochs_done(trainer), **self._current(trainer)})
+        if self.status == AWAITING_FINAL_EVALUATION:
+            self.status = FINISHED
         self._write(trainer)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.status = "interrupted" if trainer.interrupted else "finished"
+        if trainer.interrupted:
+            self.status = "interrupted"
+        elif self.last_evaluated_step() == trainer.global_step or trainer.limit_val_batches == 0:
+            self.status = FINISHED
+        else:  # the pipeline evaluates the final model next (a step interval need not end on the last step)
+            self.status = AWAITING_FINAL_EVALUATION
         self._write(trainer)
 
 

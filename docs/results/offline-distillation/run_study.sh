@@ -7,18 +7,22 @@
 #   nohup docs/results/offline-distillation/run_study.sh > study.log 2>&1 &
 #
 # Resumable: a finished run leaves RUN_DIR/.done and is skipped; an unfinished one is restarted from
-# scratch. Runs go seed by seed so that every cell has its first seed before any has a second.
-# Environment: STUDY_DIR (run directories), SEEDS, CELLS (layers x heads), TEACHERS, REPORT_DIR.
+# scratch. Required cells come first, seed by seed (each cell has its first seed before any has a
+# second), then the optional ones.
+# Environment: STUDY_DIR (run directories), SEEDS, CELLS and OPTIONAL_CELLS (layers x heads), TEACHERS,
+# REPORT_DIR.
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
 STUDY_DIR=${STUDY_DIR:-outputs/offline-distillation}
 SEEDS=${SEEDS:-"1 2"}
-CELLS=${CELLS:-"3x12 2x12 2x6 6x12"}
+CELLS=${CELLS:-"3x12 2x12"}
+OPTIONAL_CELLS=${OPTIONAL_CELLS:-"2x6 6x12"}
 TEACHERS=${TEACHERS:-"minilm_squad2_reference none"}
 REPORT_DIR=${REPORT_DIR:-docs/results/offline-distillation}
 
-for seed in $SEEDS; do
-  for cell in $CELLS; do
+for cells in "$CELLS" "$OPTIONAL_CELLS"; do
+ for seed in $SEEDS; do
+  for cell in $cells; do
     for teacher in $TEACHERS; do
       layers=${cell%x*}
       heads=${cell#*x}
@@ -40,4 +44,5 @@ for seed in $SEEDS; do
         || echo "report failed; the runs are intact"
     done
   done
+ done
 done

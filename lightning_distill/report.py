@@ -1,0 +1,572 @@
+"""``python -m lightning_distill.report DIR [DIR ...] --out OUT``: runs and sweeps to ``report.md`` + PNGs.
+
+Every DIR may be a run directory (``metrics.json``/``metrics.csv``), a sweep directory
+(``observations.jsonl``/``journal.jsonl`` of ``hydra/sweeper=sigopt``), or any directory above
+them (searched recursively; the trials inside a sweep are reported through the sweep). Partial
+and in-progress runs and sweeps are reported as far as they got, marked as such, and everything
+that could not be used is listed under "Skipped" with the reason.
+
+- Runs are grouped by configuration: runs whose composed configs (``.hydra/config.yaml``) differ
+  only in ``seed`` form one group, reported as mean ± sd over seeds (``groups.csv``), each run
+  in ``runs.csv``; a group is labelled by the command-line overrides that tell it apart from the
+  other groups. Curves per group: total/soft/hard training loss per step (Lightning's CSV log) and
+  exact/f1/HasAns_exact/NoAns_exact per evaluation (``metrics.csv``), one line per seed.
+- Sweeps: the Pareto front of the two optimized metrics (exact vs trainable parameters) with
+  every sweep overlaid, the threshold line and the baseline point; one panel per searched
+  parameter against exact; the frontier students and the failed trials as tables.
+
+Plots use matplotlib's Agg backend (no display needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import re
+import statistics
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+SWEEP_FILES = ("observations.jsonl", "journal.jsonl")
+RUN_FILES = ("metrics.json", "metrics.csv")
+CURVE_METRICS = ("exact", "f1", "HasAns_exact", "NoAns_exact")
+LOSSES = ("train/loss", "train/soft_loss", "train/hard_loss")
+COMPARISON_METRICS = ("exact", "f1", "HasAns_f1", "NoAns_exact")
+TABLE_METRICS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "best_f1", "num_params", "inference_time")
+SEED_KEY = "seed"
+HIDDEN_OVERRIDES = ("hydra.", "seed=")
+"""Overrides that never tell groups apart (seeds vary within a group; hydra.* only moves outputs)."""
+LOSS_SMOOTHING_POINTS = 60
+"""Training losses are per step and noisy: plotted as a moving average over ~1/60 of the run."""
+LOG_SCALE_SPAN = 100.0
+"""A positive parameter whose values span more than this factor is plotted on a log axis."""
+PANEL_COLUMNS = 6
+
+
+@dataclass
+class Run:
+    path: Path
+    label: str = ""
+    status: str = "unknown"
+    final: dict[str, float] = field(default_factory=dict)
+    evaluations: list[dict[str, float]] = field(default_factory=list)
+    steps: list[dict[str, float]] = field(default_factory=list)
+    config: dict[str, Any] | None = None
+    overrides: list[str] = field(default_factory=list)
+
+    @property
+    def seed(self) -> Any:
+        return None if self.config is None else self.config.get(SEED_KEY)
+
+    def group_key(self) -> str:
+        if self.config is None:
+            return f"run:{self.path}"
+        return json.dumps({k: v for k, v in self.config.items() if k != SEED_KEY}, sort_keys=True, default=str)
+
+
+@dataclass
+class Sweep:
+    path: Path
+    observations: list[dict[str, Any]]
+    pareto: dict[str, Any] | None
+    suggested: int
+    budget: int | None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def in_flight(self) -> int:
+        return max(self.suggested - len(self.observations), 0)
+
+
+@dataclass
+class Discovery:
+    runs: list[Run] = field(default_factory=list)
+    sweeps: list[Sweep] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def discover(paths: Iterable[Path]) -> Discovery:
+    found = Discovery()
+    for root in paths:
+        if not root.exists():
+            found.skipped.append(f"`{root}`: does not exist")
+            continue
+        before = len(found.runs) + len(found.sweeps)
+        for directory in _candidate_dirs(root):
+            if any((directory / name).is_file() for name in SWEEP_FILES):
+                _add_sweep(found, directory)
+            else:
+                _add_run(found, directory)
+        if len(found.runs) + len(found.sweeps) == before:
+            found.skipped.append(f"`{root}`: no run (metrics.json, metrics.csv) or sweep (observations.jsonl) found in it")
+    return found
+
+
+def _candidate_dirs(root: Path) -> Iterable[Path]:
+    """Run and sweep directories at or below ``root``, not descending into either."""
+    if not root.is_dir():
+        return
+    if any((root / name).is_file() for name in SWEEP_FILES + RUN_FILES) or (root / ".hydra").is_dir():
+        yield root
+        return
+    for child in sorted(path for path in root.iterdir() if path.is_dir() and not path.name.startswith(".")):
+        yield from _candidate_dirs(child)
+
+
+def _add_run(found: Discovery, directory: Path) -> None:
+    run = load_run(directory)
+    if not run.evaluations and not run.final:
+        found.skipped.append(f"`{directory}`: run without any evaluation yet (status {run.status})")
+        return
+    found.runs.append(run)
+
+
+def _add_sweep(found: Discovery, directory: Path) -> None:
+    sweep = load_sweep(directory, found.skipped)
+    if not sweep.observations:
+        found.skipped.append(f"`{directory}`: sweep without observations yet ({sweep.in_flight} trial(s) in flight)")
+        return
+    found.sweeps.append(sweep)
+
+
+def load_run(directory: Path) -> Run:
+    run = Run(path=directory)
+    metrics_json = directory / "metrics.json"
+    if metrics_json.is_file():
+        document = json.loads(metrics_json.read_text())
+        run.final = document.get("final", {})
+        run.status = document.get("status", "unknown")
+        run.evaluations = document.get("history", [])
+    if (directory / "metrics.csv").is_file():
+        run.evaluations = _read_csv(directory / "metrics.csv")
+    elif not metrics_json.is_file():
+        run.status = "started"
+    logged = sorted((directory / "csv").glob("**/metrics.csv")) if (directory / "csv").is_dir() else []
+    if logged:
+        run.steps = [row for row in _read_csv(logged[0]) if _number(row.get("train/loss_step")) is not None]
+    hydra_dir = directory / ".hydra"
+    if (hydra_dir / "config.yaml").is_file():
+        run.config = _flatten(OmegaConf.to_container(OmegaConf.load(hydra_dir / "config.yaml"), resolve=False))
+    if (hydra_dir / "overrides.yaml").is_file():
+        run.overrides = [str(item) for item in OmegaConf.to_container(OmegaConf.load(hydra_dir / "overrides.yaml"))]
+    return run
+
+
+def load_sweep(directory: Path, skipped: list[str]) -> Sweep:
+    observations = _read_jsonl(directory / "observations.jsonl", skipped)
+    pareto_path = directory / "pareto.json"
+    pareto = json.loads(pareto_path.read_text()) if pareto_path.is_file() else None
+    journal = _read_jsonl(directory / "journal.jsonl", skipped)
+    suggested = {record.get("number") for record in journal if record.get("event") == "suggestion"}
+    header = next((record for record in journal if record.get("event") == "sweep"), {})
+    suggested |= {record.get("trial") for record in observations}
+    budget = header.get("experiment", {}).get("observation_budget", header.get("budget"))
+    return Sweep(directory, observations, pareto, len(suggested), budget if isinstance(budget, int) else None)
+
+
+def _read_jsonl(path: Path, skipped: list[str]) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    records = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            skipped.append(f"`{path}` line {number}: unreadable (torn by a crash?)")
+    return records
+
+
+def _read_csv(path: Path) -> list[dict[str, Any]]:
+    with path.open(newline="") as handle:
+        return [{key: _number(value) if _number(value) is not None else value for key, value in row.items()} for row in csv.DictReader(handle)]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict):
+        if not node and prefix:
+            return {prefix: {}}
+        flat: dict[str, Any] = {}
+        for key, value in node.items():
+            flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: node}
+
+
+# -- runs ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Group:
+    label: str
+    runs: list[Run]
+
+    @property
+    def partial(self) -> bool:
+        return any(run.status != "finished" for run in self.runs)
+
+    def stats(self, metric: str) -> tuple[float | None, float | None, int]:
+        values = [run.final[metric] for run in self.runs if _number(run.final.get(metric)) is not None]
+        if not values:
+            return None, None, 0
+        return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else None, len(values)
+
+
+def group_runs(runs: Sequence[Run]) -> list[Group]:
+    """Runs that differ only in seed, labelled by the overrides that set them apart from the rest."""
+    by_key: dict[str, list[Run]] = {}
+    for run in runs:
+        by_key.setdefault(run.group_key(), []).append(run)
+    shown = [[o for o in group[0].overrides if not o.startswith(HIDDEN_OVERRIDES)] for group in by_key.values()]
+    common = set.intersection(*(set(overrides) for overrides in shown)) if len(shown) > 1 else set()
+    groups = []
+    for members, overrides in zip(by_key.values(), shown):
+        members.sort(key=lambda run: (str(run.seed), str(run.path)))
+        label = " ".join(o for o in overrides if o not in common) or Path(os.path.commonpath([run.path for run in members])).name
+        for run in members:
+            run.label = label
+        groups.append(Group(label, members))
+    return sorted(groups, key=lambda group: group.label)
+
+
+def _format(value: float | None, metric: str) -> str:
+    if value is None:
+        return ""
+    if metric == "num_params":
+        return f"{value / 1e6:.2f} M"
+    return f"{value:.2f}"
+
+
+def group_table(groups: Sequence[Group]) -> list[str]:
+    header = ["configuration", "seeds", *TABLE_METRICS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for group in groups:
+        cells = [f"`{group.label}`" + (" (partial)" if group.partial else ""), ", ".join(str(run.seed) for run in group.runs)]
+        for metric in TABLE_METRICS:
+            mean, sd, _ = group.stats(metric)
+            cells.append(_format(mean, metric) + ("" if sd is None else f" ± {_format(sd, metric).removesuffix(' M')}"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_run_csvs(groups: Sequence[Group], out: Path) -> None:
+    with (out / "runs.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["configuration", "seed", "status", *TABLE_METRICS, "global_step", "run"])
+        for group in groups:
+            for run in group.runs:
+                writer.writerow([group.label, run.seed, run.status, *(run.final.get(m, "") for m in TABLE_METRICS),
+                                 run.final.get("global_step", ""), _short_path(run.path)])
+    with (out / "groups.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["configuration", "runs", "partial", *(f"{m}_{s}" for m in TABLE_METRICS for s in ("mean", "sd"))])
+        for group in groups:
+            row = [group.label, len(group.runs), group.partial]
+            for metric in TABLE_METRICS:
+                mean, sd, _ = group.stats(metric)
+                row += ["" if mean is None else round(mean, 6), "" if sd is None else round(sd, 6)]
+            writer.writerow(row)
+
+
+def plot_group_curves(group: Group, path: Path, plt: Any) -> None:
+    figure, (losses, scores) = plt.subplots(1, 2, figsize=(11, 4))
+    styles = ["-", "--", ":", "-."]
+    for index, run in enumerate(group.runs):
+        style = styles[index % len(styles)]
+        for color, name in zip(("black", "tab:purple", "tab:orange"), LOSSES):
+            points = [(row["step"], row[f"{name}_step"]) for row in run.steps if _number(row.get(f"{name}_step")) is not None]
+            if points:
+                steps, values = zip(*points)
+                losses.plot(steps, _moving_average(values), style, color=color, linewidth=1,
+                            label=f"{name.removeprefix('train/')} (seed {run.seed})")
+        for color, name in zip(("tab:blue", "tab:green", "tab:red", "tab:gray"), CURVE_METRICS):
+            points = [(row["step"], row[name]) for row in run.evaluations if _number(row.get(name)) is not None]
+            if points:
+                steps, values = zip(*points)
+                scores.plot(steps, values, style, marker="o", markersize=3, color=color, label=f"{name} (seed {run.seed})")
+    losses.set(xlabel="training step", ylabel="loss (moving average)", title="training loss")
+    scores.set(xlabel="training step", ylabel="score", title="evaluations")
+    for axes in (losses, scores):
+        axes.grid(alpha=0.3)
+        if axes.lines:
+            axes.legend(fontsize=6)
+    figure.suptitle(group.label + (" (partial)" if group.partial else ""), fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_group_comparison(groups: Sequence[Group], path: Path, plt: Any) -> None:
+    """Every configuration's evaluations on shared axes (mean over seeds at each evaluation step)."""
+    figure, grid = plt.subplots(1, len(COMPARISON_METRICS), figsize=(4 * len(COMPARISON_METRICS), 3.6), squeeze=False)
+    for axes, metric in zip(grid.flat, COMPARISON_METRICS):
+        for group in groups:
+            by_step: dict[float, list[float]] = {}
+            for run in group.runs:
+                for row in run.evaluations:
+                    if _number(row.get(metric)) is not None and _number(row.get("step")) is not None:
+                        by_step.setdefault(row["step"], []).append(row[metric])
+            if by_step:
+                steps = sorted(by_step)
+                axes.plot(steps, [statistics.mean(by_step[step]) for step in steps], marker="o", markersize=3, label=group.label)
+        axes.set(xlabel="training step", title=metric)
+        axes.grid(alpha=0.3)
+    grid.flat[0].legend(fontsize=6)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _moving_average(values: Sequence[float]) -> list[float]:
+    window = max(1, len(values) // LOSS_SMOOTHING_POINTS)
+    sums, averaged = [0.0], []
+    for value in values:
+        sums.append(sums[-1] + value)
+    for index in range(len(values)):
+        start = max(0, index + 1 - window)
+        averaged.append((sums[index + 1] - sums[start]) / (index + 1 - start))
+    return averaged
+
+
+# -- sweeps ----------------------------------------------------------------------------------
+
+
+def _objectives(sweep: Sweep) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(score metric, size metric): the maximized and the minimized optimized metric of pareto.json."""
+    if sweep.pareto is None:
+        return None
+    optimized = [m for m in sweep.pareto.get("metrics", []) if m.get("strategy", "optimize") == "optimize"]
+    score = next((m for m in optimized if m.get("objective") == "maximize"), None)
+    size = next((m for m in optimized if m.get("objective") == "minimize"), None)
+    return (score, size) if score and size else None
+
+
+def _completed(sweep: Sweep) -> list[dict[str, Any]]:
+    return [o for o in sweep.observations if o.get("status") == "completed"]
+
+
+def plot_fronts(sweeps: Sequence[Sweep], path: Path, plt: Any) -> None:
+    figure, axes = plt.subplots(figsize=(8, 5))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    labels_done: set[str] = set()
+    for index, sweep in enumerate(sweeps):
+        score, size = _objectives(sweep)
+        color = colors[index % len(colors)]
+        points = [(o["values"][size["name"]], o["values"][score["name"]]) for o in _completed(sweep)
+                  if size["name"] in o.get("values", {}) and score["name"] in o.get("values", {})]
+        if points:
+            axes.scatter(*zip(*points), s=14, alpha=0.35, color=color, label=f"{sweep.name}: {len(points)} trials")
+        front = sorted((o["values"][size["name"]], o["values"][score["name"]]) for o in sweep.pareto.get("frontier", []))
+        if front:
+            axes.step(*zip(*front), where="post", color=color, linewidth=1.2)
+            axes.scatter(*zip(*front), s=40, color=color, edgecolor="black", zorder=3, label=f"{sweep.name}: front")
+        threshold = score.get("threshold")
+        if threshold is not None and f"t{threshold}" not in labels_done:
+            axes.axhline(threshold, color="gray", linestyle=":", linewidth=1, label=f"{score['name']} threshold {threshold:g}")
+            labels_done.add(f"t{threshold}")
+        baseline = sweep.pareto.get("baseline") or {}
+        values = baseline.get("values", {})
+        label = baseline.get("label", "baseline")
+        if size["name"] in values and score["name"] in values and label not in labels_done:
+            axes.scatter([values[size["name"]]], [values[score["name"]]], marker="*", s=180, color="black", zorder=4, label=label)
+            labels_done.add(label)
+    score, size = _objectives(sweeps[0])
+    axes.set(xlabel=f"{size['name']} (minimize)", ylabel=f"{score['name']} (maximize)", title="Pareto fronts")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_parameters(sweeps: Sequence[Sweep], path: Path, plt: Any, skipped: list[str]) -> int:
+    score_name = _objectives(sweeps[0])[0]["name"]
+    names = sorted({name for sweep in sweeps for o in _completed(sweep) for name in o.get("assignments", {})})
+    if not names:
+        return 0
+    rows = math.ceil(len(names) / PANEL_COLUMNS)
+    columns = min(len(names), PANEL_COLUMNS)
+    figure, grid = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.2 * rows), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for axes, name in zip(grid.flat, names):
+        every = [o["assignments"][name] for sweep in sweeps for o in _completed(sweep) if name in o.get("assignments", {})]
+        numeric = all(_number(value) is not None for value in every)
+        categories = sorted({str(value) for value in every}) if not numeric else []
+        for index, sweep in enumerate(sweeps):
+            points = [(o["assignments"][name], o["values"][score_name]) for o in _completed(sweep)
+                      if name in o.get("assignments", {}) and score_name in o.get("values", {})]
+            if points:
+                xs = [float(x) if numeric else categories.index(str(x)) for x, _ in points]
+                axes.scatter(xs, [y for _, y in points], s=8, alpha=0.6, color=colors[index % len(colors)])
+        positive = numeric and every and min(float(v) for v in every) > 0
+        if positive and max(float(v) for v in every) / min(float(v) for v in every) > LOG_SCALE_SPAN:
+            axes.set_xscale("log")
+        if categories:
+            axes.set_xticks(range(len(categories)), categories, fontsize=6, rotation=30)
+            skipped.append(f"parameter `{name}` is categorical: plotted at category positions")
+        axes.set_title(name, fontsize=8)
+        axes.tick_params(labelsize=6)
+    for axes in list(grid.flat)[len(names):]:
+        axes.set_visible(False)
+    figure.supylabel(score_name, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return len(names)
+
+
+def _settings(assignments: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={_compact(value)}" for name, value in sorted(assignments.items()))
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def sweep_tables(sweep: Sweep, report_dir: Path) -> list[str]:
+    score, size = _objectives(sweep)
+    lines = [f"### Sweep `{sweep.name}`", ""]
+    failed = [o for o in sweep.observations if o.get("status") == "failed"]
+    budget = f" of a budget of {sweep.budget}" if sweep.budget else ""
+    progress = (f"{len(sweep.observations)} observations{budget}: {len(_completed(sweep))} completed, {len(failed)} failed"
+                f"{f', {sweep.in_flight} in flight' if sweep.in_flight else ''}.")
+    partial = sweep.in_flight or (sweep.budget and len(sweep.observations) < sweep.budget)
+    lines += [("**In progress / partial.** " if partial else "") + progress, ""]
+    frontier = sorted(sweep.pareto.get("frontier", []), key=lambda o: o["values"].get(size["name"], 0))
+    lines += [f"Frontier ({len(frontier)} students, {score['name']} above its threshold, not dominated):", ""]
+    header = ["trial", size["name"], score["name"], "f1", "inference_time", "settings", "checkpoint"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for o in frontier:
+        metrics = {**o.get("metrics", {}), **o.get("values", {})}
+        checkpoint = _relative(o.get("checkpoint"), report_dir) if o.get("checkpoint") else "(deleted or not saved)"
+        lines.append("| " + " | ".join([str(o["trial"]), _format(_number(metrics.get(size["name"])), "num_params" if size["name"] == "num_params" else ""),
+                                         _format(_number(metrics.get(score["name"])), ""), _format(_number(metrics.get("f1")), ""),
+                                         _format(_number(metrics.get("inference_time")), ""), _settings(o.get("assignments", {})),
+                                         f"`{checkpoint}`"]) + " |")
+    lines += ["", f"Failed trials ({len(failed)}):", ""]
+    if failed:
+        lines += ["| trial | reason | settings |", "|---|---|---|"]
+        for o in failed:
+            reason = (o.get("reason") or "unknown").replace("|", "/").replace("\n", " ")[:200]
+            lines.append(f"| {o['trial']} | {reason} | {_settings(o.get('assignments', {}))} |")
+    lines.append("")
+    return lines
+
+
+# -- the report --------------------------------------------------------------------------------
+
+
+def write_report(paths: Sequence[Path], out: Path, title: str = "lightning-distill report", command: str | None = None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    found = discover(paths)
+    lines = [f"# {title}", ""]
+    if command:
+        lines += [f"Generated by `{command}`.", ""]
+    if found.runs:
+        groups = group_runs(found.runs)
+        write_run_csvs(groups, out)
+        lines += ["## Runs", "",
+                  f"{len(found.runs)} runs in {len(groups)} configurations (runs that differ only in `seed` are one "
+                  "configuration: mean ± sd over seeds; sd needs two). Final values of each run; per-run values in "
+                  "[runs.csv](runs.csv), per configuration in [groups.csv](groups.csv). `num_params` is trainable "
+                  "parameters, `inference_time` ms per example (README's protocol).", ""]
+        lines += group_table(groups) + [""]
+        partial = [run for run in found.runs if run.status != "finished"]
+        if partial:
+            lines += [f"Partial: {len(partial)} run(s) not finished (values are from their last evaluation): "
+                      + ", ".join(f"`{_short_path(run.path)}` ({run.status})" for run in partial), ""]
+        lines += ["### Curves", ""]
+        if len(groups) > 1:
+            plot_group_comparison(groups, out / "evaluations.png", plt)
+            lines += ["Every configuration's evaluations (mean over its seeds):", "", "![evaluations](evaluations.png)", ""]
+        for index, group in enumerate(groups):
+            name = f"curves-{index + 1:02d}-{_slug(group.label)}.png"
+            plot_group_curves(group, out / name, plt)
+            missing = [f"seed {run.seed}" for run in group.runs if not run.steps]
+            lines += [f"`{group.label}`" + (f" (no per-step training log for {', '.join(missing)})" if missing else ""), "",
+                      f"![curves of {group.label}]({name})", ""]
+            found.skipped += [f"`{_short_path(run.path)}`: no per-step loss log (csv/metrics.csv); loss curve left out"
+                              for run in group.runs if not run.steps]
+    usable = [sweep for sweep in found.sweeps if _objectives(sweep) is not None]
+    found.skipped += [f"`{sweep.path}`: no pareto.json with a maximized and a minimized optimized metric; sweep left out"
+                      for sweep in found.sweeps if sweep not in usable]
+    if usable:
+        plot_fronts(usable, out / "pareto.png", plt)
+        panels = plot_parameters(usable, out / "parameters.png", plt, found.skipped)
+        lines += ["## Sweeps", "", "![Pareto fronts](pareto.png)", ""]
+        if panels:
+            lines += [f"Each searched parameter ({panels}) against {_objectives(usable[0])[0]['name']}, completed trials:", "",
+                      "![parameters](parameters.png)", ""]
+        for sweep in usable:
+            lines += sweep_tables(sweep, out)
+    if not found.runs and not usable:
+        lines += ["Nothing to report: no run with an evaluation and no sweep with observations.", ""]
+    lines += ["## Skipped", ""] + ([f"- {reason}" for reason in found.skipped] or ["Nothing."]) + [""]
+    report = out / "report.md"
+    report.write_text("\n".join(lines))
+    return report
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text).strip("_")[:80] or "run"
+
+
+def _short_path(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def _relative(path: str, start: Path) -> str:
+    try:
+        return os.path.relpath(path, start)
+    except ValueError:
+        return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lightning_distill.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("dirs", nargs="+", type=Path, help="run directories, sweep directories, or directories above them")
+    parser.add_argument("--out", type=Path, required=True, help="directory for report.md, PNGs and CSVs")
+    parser.add_argument("--title", default="lightning-distill report")
+    args = parser.parse_args(argv)
+    command = "python -m lightning_distill.report " + " ".join(str(p) for p in args.dirs) + f" --out {args.out}"
+    report = write_report(args.dirs, args.out, args.title, command)
+    print(f"wrote {report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""``python -m lightning_distill.report`` on run and sweep directories made by real (tiny) runs and sweeps."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from lightning_distill.report import main as report_main
+from test_sigopt_sweeper import smoke_sweep
+from conftest import REPO_ROOT
+
+SMOKE = ["experiment=smoke", "trainer.val_check_interval=3"]
+
+
+def train_run(run_dir, *overrides):
+    """A real `python train.py` run (its .hydra/ config and overrides are what the report groups by)."""
+    result = subprocess.run(
+        [sys.executable, "train.py", *SMOKE, *overrides, f"hydra.run.dir={run_dir}"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory):
+    """Two seeds of a distilled tiny student, one hard-label run: the shape of the offline study."""
+    root = tmp_path_factory.mktemp("study")
+    for seed in (1, 2):
+        train_run(root / "distilled" / f"seed{seed}", f"seed={seed}")
+    train_run(root / "hard" / "seed1", "teacher=none", "seed=1")
+    return root
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory):
+    """A real smoke sweep with an injected CUDA OOM (trial 1) and a NaN loss (trial 2)."""
+    directory = tmp_path_factory.mktemp("sweep") / "sweep"
+    result = smoke_sweep(directory, tmp_path_factory.mktemp("cache"), "hydra.sweeper.budget=4")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return directory
+
+
+def read_csv(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_runs_grouped_by_seed_with_mean_sd_and_curves(study_dir, tmp_path):
+    out = tmp_path / "report"
+    assert report_main([str(study_dir), "--out", str(out)]) == 0
+    groups = {row["configuration"]: row for row in read_csv(out / "groups.csv")}
+    assert set(groups) == {"teacher=none", "distilled"}  # no telling override: the common directory names it
+    hard = groups["teacher=none"]
+    distilled = next(row for label, row in groups.items() if label != "teacher=none")
+    assert distilled["runs"] == "2" and hard["runs"] == "1"
+    runs = [row for row in read_csv(out / "runs.csv") if row["configuration"] == distilled["configuration"]]
+    exact = [float(row["exact"]) for row in runs]
+    assert float(distilled["exact_mean"]) == pytest.approx(sum(exact) / 2)
+    assert float(distilled["exact_sd"]) == pytest.approx(abs(exact[0] - exact[1]) / 2 ** 0.5)
+    assert hard["exact_sd"] == ""  # one seed: no sd
+    assert {row["status"] for row in read_csv(out / "runs.csv")} == {"finished"}
+    report = (out / "report.md").read_text()
+    assert "| `teacher=none` | 1 |" in report
+    curves = sorted(out.glob("curves-*.png"))
+    assert len(curves) == 2 and all(path.stat().st_size > 10_000 for path in curves)
+    assert (out / "evaluations.png").stat().st_size > 10_000 and "![evaluations](evaluations.png)" in report
+    assert "## Skipped\n\nNothing." in report
+
+
+def test_sweep_front_parameters_frontier_and_failures(sweep_dir, tmp_path):
+    out = tmp_path / "report"
+    assert report_main([str(sweep_dir), str(sweep_dir), "--out", str(out)]) == 0  # the same sweep twice: overlaid
+    report = (out / "report.md").read_text()
+    assert (out / "pareto.png").stat().st_size > 10_000
+    assert (out / "parameters.png").stat().st_size > 10_000
+    pareto = json.loads((sweep_dir / "pareto.json").read_text())
+    observations = [json.loads(line) for line in (sweep_dir / "observations.jsonl").read_text().splitlines()]
+    assert "4 observations of a budget of 4: 2 completed, 2 failed." in report
+    assert f"Frontier ({len(pareto['frontier'])} students" in report
+    for failed in (o for o in observations if o["status"] == "failed"):
+        assert f"| {failed['trial']} | {failed['reason'][:40]}" in report
+    assert "cuda_oom" in report and "non_finite_loss" in report
+    searched = json.loads((sweep_dir / "observations.jsonl").read_text().splitlines()[0])["assignments"]
+    assert f"Each searched parameter ({len(searched)})" in report
+
+
+def test_partial_sweep_and_runs_are_marked_and_skips_are_listed(study_dir, sweep_dir, tmp_path):
+    partial_sweep = tmp_path / "partial-sweep"
+    shutil.copytree(sweep_dir, partial_sweep)
+    lines = (partial_sweep / "observations.jsonl").read_text().splitlines()
+    (partial_sweep / "observations.jsonl").write_text("\n".join(lines[:2]) + "\n{torn line")
+    running = tmp_path / "running-run"
+    shutil.copytree(study_dir / "hard" / "seed1", running)
+    document = json.loads((running / "metrics.json").read_text())
+    (running / "metrics.json").write_text(json.dumps({**document, "status": "running"}))
+    empty = tmp_path / "just-started"
+    shutil.copytree(study_dir / "hard" / "seed1" / ".hydra", empty / ".hydra")
+    out = tmp_path / "report"
+
+    assert report_main([str(partial_sweep), str(running), str(empty), str(tmp_path / "missing"), "--out", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    assert "**In progress / partial.** 2 observations of a budget of 4" in report
+    assert "2 in flight" in report
+    assert "(partial)" in report and "(running)" in report
+    skipped = report.split("## Skipped", 1)[1]
+    assert "line 3: unreadable" in skipped
+    assert "just-started" in skipped and "without any evaluation" in skipped
+    assert "missing" in skipped and "does not exist" in skipped
+
+
+def test_nothing_to_report_is_said_not_raised(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert report_main([str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 0
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "Nothing to report" in report and "no run" in report
