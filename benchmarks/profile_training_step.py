@@ -12,6 +12,7 @@ of one variant is printed at the end.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import time
@@ -99,7 +100,7 @@ class Variant:
         self.optimizer.zero_grad(set_to_none=True)
         marks.append(time.perf_counter())
         if timed:
-            for part, (before, after) in zip(PARTS, zip(marks, marks[1:])):
+            for part, (before, after) in zip(PARTS, itertools.pairwise(marks)):
                 self.seconds[part].append(after - before)
 
 

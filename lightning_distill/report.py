@@ -40,7 +40,8 @@ RUN_FILES = ("metrics.json", "metrics.csv")
 CURVE_METRICS = ("exact", "f1", "HasAns_exact", "NoAns_exact")
 LOSSES = ("train/loss", "train/soft_loss", "train/hard_loss")
 COMPARISON_METRICS = ("exact", "f1", "HasAns_f1", "NoAns_exact")
-TABLE_METRICS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "best_f1", "num_params", "inference_time")
+MINUTES = "minutes"
+TABLE_METRICS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "best_f1", "num_params", "inference_time", MINUTES)
 SEED_KEY = "seed"
 HIDDEN_OVERRIDES = ("hydra.", "seed=")
 """Overrides that never tell groups apart (seeds vary within a group; hydra.* only moves outputs)."""
@@ -61,6 +62,8 @@ class Run:
     steps: list[dict[str, float]] = field(default_factory=list)
     config: dict[str, Any] | None = None
     overrides: list[str] = field(default_factory=list)
+    minutes: float | None = None
+    """Wall time from the run's start (Hydra writes its config) to its last metrics write."""
 
     @property
     def seed(self) -> Any:
@@ -163,6 +166,8 @@ def load_run(directory: Path) -> Run:
         run.config = _flatten(OmegaConf.to_container(OmegaConf.load(hydra_dir / "config.yaml"), resolve=False))
     if (hydra_dir / "overrides.yaml").is_file():
         run.overrides = [str(item) for item in OmegaConf.to_container(OmegaConf.load(hydra_dir / "overrides.yaml"))]
+    if metrics_json.is_file() and (hydra_dir / "config.yaml").is_file():
+        run.minutes = (metrics_json.stat().st_mtime - (hydra_dir / "config.yaml").stat().st_mtime) / 60
     return run
 
 
@@ -230,10 +235,14 @@ class Group:
         return any(run.status != "finished" for run in self.runs)
 
     def stats(self, metric: str) -> tuple[float | None, float | None, int]:
-        values = [run.final[metric] for run in self.runs if _number(run.final.get(metric)) is not None]
+        values = [_value(run, metric) for run in self.runs if _value(run, metric) is not None]
         if not values:
             return None, None, 0
         return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else None, len(values)
+
+
+def _value(run: Run, metric: str) -> float | None:
+    return run.minutes if metric == MINUTES else _number(run.final.get(metric))
 
 
 def group_runs(runs: Sequence[Run]) -> list[Group]:
@@ -279,7 +288,7 @@ def write_run_csvs(groups: Sequence[Group], out: Path) -> None:
         writer.writerow(["configuration", "seed", "status", *TABLE_METRICS, "global_step", "run"])
         for group in groups:
             for run in group.runs:
-                writer.writerow([group.label, run.seed, run.status, *(run.final.get(m, "") for m in TABLE_METRICS),
+                writer.writerow([group.label, run.seed, run.status, *("" if _value(run, m) is None else _value(run, m) for m in TABLE_METRICS),
                                  run.final.get("global_step", ""), _short_path(run.path)])
     with (out / "groups.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -496,11 +505,14 @@ def write_report(paths: Sequence[Path], out: Path, title: str = "lightning-disti
     if found.runs:
         groups = group_runs(found.runs)
         write_run_csvs(groups, out)
-        lines += ["## Runs", "",
-                  f"{len(found.runs)} runs in {len(groups)} configurations (runs that differ only in `seed` are one "
-                  "configuration: mean ± sd over seeds; sd needs two). Final values of each run; per-run values in "
-                  "[runs.csv](runs.csv), per configuration in [groups.csv](groups.csv). `num_params` is trainable "
-                  "parameters, `inference_time` ms per example (README's protocol).", ""]
+        summary = (
+            f"{len(found.runs)} runs in {len(groups)} configurations (runs that differ only in `seed` are one "
+            "configuration: mean ± sd over seeds; sd needs two). Final values of each run; per-run values in "
+            "[runs.csv](runs.csv), per configuration in [groups.csv](groups.csv). `num_params` is trainable "
+            "parameters, `inference_time` ms per example (README's protocol), `minutes` the wall time of a run "
+            "(from its start to its last metrics write)."
+        )
+        lines += ["## Runs", "", summary, ""]
         lines += group_table(groups) + [""]
         partial = [run for run in found.runs if run.status != "finished"]
         if partial:

@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO_ROOT
+from test_sigopt_sweeper import smoke_sweep
 
 from lightning_distill.report import main as report_main
-from test_sigopt_sweeper import smoke_sweep
-from conftest import REPO_ROOT
 
 SMOKE = ["experiment=smoke", "trainer.val_check_interval=3"]
 
@@ -65,6 +65,7 @@ def test_runs_grouped_by_seed_with_mean_sd_and_curves(study_dir, tmp_path):
     assert float(distilled["exact_sd"]) == pytest.approx(abs(exact[0] - exact[1]) / 2 ** 0.5)
     assert hard["exact_sd"] == ""  # one seed: no sd
     assert {row["status"] for row in read_csv(out / "runs.csv")} == {"finished"}
+    assert all(float(row["minutes"]) > 0 for row in read_csv(out / "runs.csv"))
     report = (out / "report.md").read_text()
     assert "| `teacher=none` | 1 |" in report
     curves = sorted(out.glob("curves-*.png"))
