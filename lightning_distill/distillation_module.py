@@ -72,10 +72,9 @@ class DistillationModule(pl.LightningModule):
         self.teacher = teacher
         if teacher is not None:
             teacher.requires_grad_(False)
+            teacher.eval()
         self.loss = loss
         self.optimizer_settings = optimizer
-        if teacher is not None:
-            teacher.eval()
 
     def train(self, mode: bool = True) -> DistillationModule:
         """Train mode for the student (dropout on) and the loss; the frozen teacher always stays in eval."""

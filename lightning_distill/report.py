@@ -152,7 +152,8 @@ def load_run(directory: Path) -> Run:
     if metrics_json.is_file():
         document = json.loads(metrics_json.read_text())
         run.final = document.get("final", {})
-        run.status = document.get("status", "unknown")
+        # metrics.json written before it had a status: a saved student means training ran to its end
+        run.status = document.get("status", "finished" if (directory / "student" / "config.json").is_file() else "unknown")
         run.evaluations = document.get("history", [])
     if (directory / "metrics.csv").is_file():
         run.evaluations = _read_csv(directory / "metrics.csv")
