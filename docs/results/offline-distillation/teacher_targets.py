@@ -12,6 +12,7 @@ is the gold one, and the mean entropy. Run from the repository root:
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,7 +35,7 @@ def main(overrides: list[str]) -> None:
     logits = datamodule.teacher_logits
     gold = datamodule.train_features.select_columns(["start_positions", "end_positions"])
     gold = np.stack([np.asarray(gold["start_positions"]), np.asarray(gold["end_positions"])], axis=1)
-    print(f"teacher {cfg.teacher.name_or_path}: {len(logits)} training features")
+    print(f"teacher {Path(str(cfg.teacher.name_or_path)).name}: {len(logits)} training features")
     print(f"{'T':>4} {'mean top prob':>14} {'top prob > 0.9':>15} {'top == gold':>12} {'entropy (nats)':>15}")
     for temperature in TEMPERATURES:
         top, confident, correct, entropy = [], [], [], []
