@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 SWEEP_FILES = ("observations.jsonl", "journal.jsonl")
 RUN_FILES = ("metrics.json", "metrics.csv")
@@ -50,6 +51,8 @@ LOSS_SMOOTHING_POINTS = 60
 LOG_SCALE_SPAN = 100.0
 """A positive parameter whose values span more than this factor is plotted on a log axis."""
 PANEL_COLUMNS = 6
+UNREADABLE = (OSError, ValueError, TypeError, AttributeError, KeyError, OmegaConfBaseException)
+"""What a malformed or foreign metrics.json / pareto.json / config.yaml raises while being read."""
 
 
 @dataclass
@@ -131,7 +134,11 @@ def _candidate_dirs(root: Path) -> Iterable[Path]:
 
 
 def _add_run(found: Discovery, directory: Path) -> None:
-    run = load_run(directory)
+    try:
+        run = load_run(directory)
+    except UNREADABLE as error:
+        found.skipped.append(f"`{directory}`: unreadable run files ({type(error).__name__}: {error})")
+        return
     if not run.evaluations and not run.final:
         found.skipped.append(f"`{directory}`: run without any evaluation yet (status {run.status})")
         return
@@ -139,7 +146,11 @@ def _add_run(found: Discovery, directory: Path) -> None:
 
 
 def _add_sweep(found: Discovery, directory: Path) -> None:
-    sweep = load_sweep(directory, found.skipped)
+    try:
+        sweep = load_sweep(directory, found.skipped)
+    except UNREADABLE as error:
+        found.skipped.append(f"`{directory}`: unreadable sweep files ({type(error).__name__}: {error})")
+        return
     if not sweep.observations:
         found.skipped.append(f"`{directory}`: sweep without observations yet ({sweep.in_flight} trial(s) in flight)")
         return
@@ -236,7 +247,7 @@ class Group:
         return any(run.status != "finished" for run in self.runs)
 
     def stats(self, metric: str) -> tuple[float | None, float | None, int]:
-        values = [_value(run, metric) for run in self.runs if _value(run, metric) is not None]
+        values = [value for run in self.runs if (value := _value(run, metric)) is not None and math.isfinite(value)]
         if not values:
             return None, None, 0
         return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else None, len(values)
@@ -256,11 +267,18 @@ def group_runs(runs: Sequence[Run]) -> list[Group]:
     groups = []
     for members, overrides in zip(by_key.values(), shown):
         members.sort(key=lambda run: (str(run.seed), str(run.path)))
-        label = " ".join(o for o in overrides if o not in common) or Path(os.path.commonpath([run.path for run in members])).name
+        label = " ".join(o for o in overrides if o not in common) or _directory_label(members)
         for run in members:
             run.label = label
         groups.append(Group(label, members))
     return sorted(groups, key=lambda group: group.label)
+
+
+def _directory_label(members: Sequence[Run]) -> str:
+    """Without a telling override: the seeds' common directory, or a lone run's parent/name."""
+    if len(members) > 1:
+        return Path(os.path.commonpath([run.path for run in members])).name
+    return f"{members[0].path.parent.name}/{members[0].path.name}"
 
 
 def _format(value: float | None, metric: str) -> str:

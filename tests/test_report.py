@@ -120,3 +120,23 @@ def test_nothing_to_report_is_said_not_raised(tmp_path):
     assert report_main([str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 0
     report = (tmp_path / "out" / "report.md").read_text()
     assert "Nothing to report" in report and "no run" in report
+
+
+def test_non_finite_and_unreadable_inputs_do_not_stop_the_report(study_dir, tmp_path):
+    """A diverged seed (NaN metric) is left out of the mean; a foreign metrics.json is skipped, named."""
+    for name in ("a", "b"):
+        shutil.copytree(study_dir / "hard" / "seed1", tmp_path / "runs" / name)
+    diverged = tmp_path / "runs" / "b" / "metrics.json"
+    document = json.loads(diverged.read_text())
+    document["final"]["exact"] = float("nan")
+    diverged.write_text(json.dumps(document))
+    (tmp_path / "runs" / "foreign").mkdir()
+    (tmp_path / "runs" / "foreign" / "metrics.json").write_text("accuracy: 0.9\n")
+    out = tmp_path / "report"
+
+    assert report_main([str(tmp_path / "runs"), "--out", str(out)]) == 0
+    group = read_csv(out / "groups.csv")[0]
+    good = json.loads((tmp_path / "runs" / "a" / "metrics.json").read_text())["final"]["exact"]
+    assert group["runs"] == "2" and float(group["exact_mean"]) == pytest.approx(good) and group["exact_sd"] == ""
+    skipped = (out / "report.md").read_text().split("## Skipped", 1)[1]
+    assert "foreign" in skipped and "unreadable run files" in skipped

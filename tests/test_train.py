@@ -261,3 +261,14 @@ def test_evaluation_every_n_steps_gives_one_csv_row_per_evaluation(tmp_path, ove
     assert saved["final"]["global_step"] == steps[-1]
     assert saved["status"] == "finished"
     assert float(rows[-1]["epoch"]) == pytest.approx(steps[-1] / 7)
+
+
+def test_a_failed_run_says_so_in_metrics_json(tmp_path):
+    """Lightning skips on_train_end when a step raises: the status must still not read `running`."""
+    from lightning_distill.distillation_module import NonFiniteLossError
+
+    nan_fault = ["+callbacks.fault._target_=fault_injection.FaultInjection", "+callbacks.fault.job_num=0",
+                 "+callbacks.fault.nan_jobs=[0]"]
+    with pytest.raises(NonFiniteLossError):
+        train(compose_config(["experiment=smoke", "logger=[]", *nan_fault], tmp_path))
+    assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "failed: NonFiniteLossError"

@@ -4,8 +4,8 @@ Evaluation runs every epoch or every N training steps (``trainer.val_check_inter
 has a curve of exact/f1/HasAns/NoAns and losses; ``metrics.csv`` holds that curve (one row per
 evaluation, columns ``step``, ``epoch`` (fractional: 0.5 = half-way through the first epoch) and
 every metric), ``metrics.json`` the last values (``final``) plus the same rows (``history``) and
-``status`` (``running`` until training ends and the final model is evaluated, then ``finished``, or
-``interrupted`` after Ctrl-C),
+``status`` (``running`` until training ends and the final model is evaluated, then ``finished``;
+``interrupted`` after Ctrl-C, ``failed: <exception>`` when the run raised),
 so that a report can tell a partial run from a finished one.
 Both are written after each evaluation and again when training ends (the epoch's mean training
 loss is only known then), atomically, so a crashed run still leaves its last evaluation on disk.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from pathlib import Path
 
@@ -46,7 +47,7 @@ class MetricsFile(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         batches = trainer.num_training_batches
         if batches and batches != float("inf"):
-            self._steps_per_epoch = batches / trainer.accumulate_grad_batches
+            self._steps_per_epoch = math.ceil(batches / trainer.accumulate_grad_batches)
 
     def _epochs_done(self, trainer: pl.Trainer) -> float:
         if not self._steps_per_epoch:
@@ -67,10 +68,13 @@ class MetricsFile(pl.Callback):
             self.status = FINISHED
         self._write(trainer)
 
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        """Lightning skips ``on_train_end`` when training stops on an exception: say so on disk."""
+        self.status = "interrupted" if isinstance(exception, KeyboardInterrupt) else f"failed: {type(exception).__name__}"
+        self._write(trainer)
+
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.interrupted:
-            self.status = "interrupted"
-        elif self.last_evaluated_step() == trainer.global_step or trainer.limit_val_batches == 0:
+        if self.last_evaluated_step() == trainer.global_step or trainer.limit_val_batches == 0:
             self.status = FINISHED
         else:  # the pipeline evaluates the final model next (a step interval need not end on the last step)
             self.status = AWAITING_FINAL_EVALUATION

@@ -38,7 +38,8 @@ for cells in "$CELLS" "$OPTIONAL_CELLS"; do
         touch "$run_dir/.done"
         echo "$(date -u +%FT%TZ) done $run_dir"
       else
-        echo "$(date -u +%FT%TZ) FAILED $run_dir (exit $?); going on"
+        status=$?
+        echo "$(date -u +%FT%TZ) FAILED $run_dir (exit $status); going on"
       fi
       python -m lightning_distill.report "$STUDY_DIR" --out "$REPORT_DIR" --title "Offline distillation study" \
         || echo "report failed; the runs are intact"
