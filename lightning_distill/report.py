@@ -517,6 +517,8 @@ def write_report(paths: Sequence[Path], out: Path, title: str = "lightning-disti
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("curves-*.png"):  # curve names follow the labels, which change as runs are added
+        stale.unlink()
     found = discover(paths)
     lines = [f"# {title}", ""]
     if command:

@@ -53,6 +53,8 @@ def read_csv(path):
 
 def test_runs_grouped_by_seed_with_mean_sd_and_curves(study_dir, tmp_path):
     out = tmp_path / "report"
+    out.mkdir()
+    (out / "curves-09-from-an-earlier-report.png").write_bytes(b"stale")
     assert report_main([str(study_dir), "--out", str(out)]) == 0
     groups = {row["configuration"]: row for row in read_csv(out / "groups.csv")}
     assert set(groups) == {"teacher=none", "distilled"}  # no telling override: the common directory names it
