@@ -4,8 +4,8 @@ Composes the train config (Hydra overrides as arguments; default: the offline st
 student distilled from the reference teacher on all local questions), builds the student, data
 and teacher-logit cache exactly as ``train.py`` does, then times the parts of a Lightning training
 step on the same length-grouped batches: collate (padding + cached-logit lookup), forward, loss,
-backward, gradient clipping, the AdamW step and zero_grad. Optimizer variants are timed on the
-same batches, interleaved step by step so machine noise hits them alike. A torch.profiler op table
+backward, gradient clipping, the AdamW step and zero_grad. Variants (dropout settings, AdamW
+implementations; ``--variants``) are timed on the same batches, interleaved step by step so machine noise hits them alike. A torch.profiler op table
 of one variant is printed at the end.
 """
 
@@ -14,17 +14,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
-import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_dir
 
 import lightning_distill  # noqa: F401  (registers the config resolvers)
 from lightning_distill.config_resolvers import PROJECT_ROOT
-from lightning_distill.distillation_module import DistillationModule
+from lightning_distill.distillation_module import DistillationModule, parameter_groups
 from lightning_distill.pipeline import TeacherSetup, instantiate
 
 DEFAULT_OVERRIDES = [
@@ -75,8 +73,10 @@ class Variant:
         student = instantiate(cfg.student, vocab_size=vocab_size, **overrides).model
         self.module = DistillationModule(student, None, instantiate(cfg.distillation), instantiate(cfg.optimizer))
         settings = self.module.optimizer_settings
-        groups = self.module.parameter_groups() if hasattr(self.module, "parameter_groups") else [{"params": [p for p in student.parameters() if p.requires_grad]}]
-        self.optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate, betas=(settings.beta1, settings.beta2), eps=settings.adam_epsilon, weight_decay=settings.weight_decay, **kwargs)
+        self.optimizer = torch.optim.AdamW(
+            parameter_groups(student, settings.weight_decay), lr=settings.learning_rate,
+            betas=(settings.beta1, settings.beta2), eps=settings.adam_epsilon, **kwargs,
+        )
         self.name = name
         self.clip = float(cfg.trainer.get("gradient_clip_val") or 0.0)
         self.seconds: dict[str, list[float]] = defaultdict(list)
@@ -136,5 +136,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()

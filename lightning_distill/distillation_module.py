@@ -54,6 +54,15 @@ _OPTIMIZER_RULES = {
 }
 
 
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """AdamW groups of the trainable parameters: decayed, and biases/LayerNorm gains undecayed."""
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            (no_decay if name.endswith(NO_DECAY_SUFFIXES) else decay).append(parameter)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
 def qa_logits(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     output = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
     return output.start_logits, output.end_logits
@@ -139,15 +148,8 @@ class DistillationModule(pl.LightningModule):
 
     def configure_optimizers(self):
         settings = self.optimizer_settings
-        decay, no_decay = [], []
-        for name, parameter in self.student.named_parameters():
-            if parameter.requires_grad:
-                (no_decay if name.endswith(NO_DECAY_SUFFIXES) else decay).append(parameter)
         optimizer = torch.optim.AdamW(
-            [
-                {"params": decay, "weight_decay": settings.weight_decay},
-                {"params": no_decay, "weight_decay": 0.0},
-            ],
+            parameter_groups(self.student, settings.weight_decay),
             lr=settings.learning_rate,
             betas=(settings.beta1, settings.beta2),
             eps=settings.adam_epsilon,

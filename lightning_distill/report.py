@@ -58,7 +58,6 @@ UNREADABLE = (OSError, ValueError, TypeError, AttributeError, KeyError, OmegaCon
 @dataclass
 class Run:
     path: Path
-    label: str = ""
     status: str = "unknown"
     final: dict[str, float] = field(default_factory=dict)
     evaluations: list[dict[str, float]] = field(default_factory=list)
@@ -211,7 +210,7 @@ def _read_jsonl(path: Path, skipped: list[str]) -> list[dict[str, Any]]:
 
 def _read_csv(path: Path) -> list[dict[str, Any]]:
     with path.open(newline="") as handle:
-        return [{key: _number(value) if _number(value) is not None else value for key, value in row.items()} for row in csv.DictReader(handle)]
+        return [{key: value if (number := _number(value)) is None else number for key, value in row.items()} for row in csv.DictReader(handle)]
 
 
 def _number(value: Any) -> float | None:
@@ -268,8 +267,6 @@ def group_runs(runs: Sequence[Run]) -> list[Group]:
     for members, overrides in zip(by_key.values(), shown):
         members.sort(key=lambda run: (str(run.seed), str(run.path)))
         label = " ".join(o for o in overrides if o not in common) or _directory_label(members)
-        for run in members:
-            run.label = label
         groups.append(Group(label, members))
     return sorted(groups, key=lambda group: group.label)
 
