@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 import lightning_distill  # noqa: F401  (registers the config resolvers)
 from lightning_distill.errors import LightningDistillError
-from lightning_distill.pipeline import select_objectives, train
+from lightning_distill.training.pipeline import select_objectives, train
 
 log = logging.getLogger(__name__)
 

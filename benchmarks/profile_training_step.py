@@ -21,9 +21,9 @@ import torch
 from hydra import compose, initialize_config_dir
 
 import lightning_distill  # noqa: F401  (registers the config resolvers)
-from lightning_distill.config_resolvers import PROJECT_ROOT
-from lightning_distill.distillation_module import DistillationModule, parameter_groups
-from lightning_distill.pipeline import TeacherSetup, instantiate
+from lightning_distill.config.resolvers import PROJECT_ROOT
+from lightning_distill.training.distillation_module import DistillationModule, parameter_groups
+from lightning_distill.training.pipeline import TeacherSetup, instantiate
 
 DEFAULT_OVERRIDES = [
     "experiment=offline",

@@ -1,6 +1,6 @@
 """lightning-distill: distill SQuAD 2.0 BERT teachers into small DistilBERT students."""
 
-from lightning_distill.config_resolvers import register_resolvers
+from lightning_distill.config.resolvers import register_resolvers
 
 __version__ = "0.1.0"
 

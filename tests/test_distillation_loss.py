@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from lightning_distill.distillation import DistillationLoss
 from lightning_distill.errors import ConfigError
+from lightning_distill.training.distillation_loss import DistillationLoss
 
 GOLD = torch.tensor([0])
 

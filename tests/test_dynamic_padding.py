@@ -11,14 +11,14 @@ import torch
 from test_teacher_cache import smoke_cfg
 
 from lightning_distill.callbacks import SquadEvaluation
-from lightning_distill.datamodule import FEATURE_INDEX
-from lightning_distill.distillation import DistillationLoss
-from lightning_distill.distillation_module import DistillationModule, OptimizerSettings
+from lightning_distill.data.datamodule import FEATURE_INDEX
+from lightning_distill.data.samplers import LengthGroupedSampler, SortedByLengthSampler
 from lightning_distill.errors import ConfigError
-from lightning_distill.length_grouped_sampler import LengthGroupedSampler, SortedByLengthSampler
-from lightning_distill.pipeline import instantiate, train
-from lightning_distill.student import build_student
-from lightning_distill.teacher import build_random_teacher
+from lightning_distill.models.student import build_student
+from lightning_distill.models.teacher import build_random_teacher
+from lightning_distill.training.distillation_loss import DistillationLoss
+from lightning_distill.training.distillation_module import DistillationModule, OptimizerSettings
+from lightning_distill.training.pipeline import instantiate, train
 
 
 def _datamodule(tmp_path, tokenizer, *overrides):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from lightning_distill.data.featurization import NOT_CONTEXT, FeaturizationSettings, featurize_batch, truncate_questions
+from lightning_distill.data.squad_reader import read_squad_file
 from lightning_distill.errors import ConfigError
-from lightning_distill.featurization import NOT_CONTEXT, FeaturizationSettings, featurize_batch, truncate_questions
-from lightning_distill.squad_data import read_squad_file
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import torch
 from test_teacher_cache import smoke_cfg
 from test_train import compose_config
 
-from lightning_distill.distillation import DistillationLoss
 from lightning_distill.errors import ConfigError
-from lightning_distill.pipeline import train
-from lightning_distill.precision import resolve_precision
+from lightning_distill.training.distillation_loss import DistillationLoss
+from lightning_distill.training.pipeline import train
+from lightning_distill.training.precision import resolve_precision
 
 
 def test_default_precision_is_auto_and_32_on_cpu(monkeypatch):

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
+from lightning_distill.data.squad_reader import read_squad_file, read_squad_files
 from lightning_distill.errors import DataError
-from lightning_distill.squad_data import read_squad_file, read_squad_files
 
 
 def squad(paragraphs, title="T"):

@@ -22,14 +22,14 @@ from transformers import (
 )
 
 from lightning_distill.errors import CheckpointError, ConfigError
-from lightning_distill.pruning import choose_kept_heads, prune_heads
-from lightning_distill.seeding import load_seed_state_dict, seed_student
-from lightning_distill.student import (
+from lightning_distill.models.pruning import choose_kept_heads, prune_heads
+from lightning_distill.models.student import (
     build_student,
     count_trainable_parameters,
     load_qa_model,
     save_qa_model,
 )
+from lightning_distill.models.weight_transfer import load_seed_state_dict, seed_student
 
 VOCAB = 30522
 TINY = dict(vocab_size=100, dim=32, base_n_heads=4, hidden_dim=64, max_position_embeddings=64)

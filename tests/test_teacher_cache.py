@@ -10,13 +10,13 @@ import pytest
 import torch
 from test_train import compose_config
 
-from lightning_distill.datamodule import TEACHER_END, TEACHER_START, SquadDataModule
-from lightning_distill.distillation import DistillationLoss
+from lightning_distill.data.datamodule import TEACHER_END, TEACHER_START, SquadDataModule
 from lightning_distill.errors import ConfigError, DataError
-from lightning_distill.pipeline import TeacherSetup, prepare, train
-from lightning_distill.teacher import build_random_teacher
-from lightning_distill.teacher_cache import TeacherCacheSettings, TeacherLogitCache
-from lightning_distill.teacher_fingerprint import teacher_fingerprint
+from lightning_distill.models.teacher import build_random_teacher
+from lightning_distill.models.teacher_fingerprint import teacher_fingerprint
+from lightning_distill.training.distillation_loss import DistillationLoss
+from lightning_distill.training.pipeline import TeacherSetup, prepare, train
+from lightning_distill.training.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache
 
 STORAGE_RTOL = {"float16": 2**-10, "bfloat16": 2**-7, "float32": 1e-5}
 """Relative rounding of each storage dtype (one ulp, with margin), on top of ABS_TOL."""
@@ -31,7 +31,7 @@ def smoke_cfg(tmp_path, *overrides):
 
 
 def datamodule_for(cfg, tokenizer) -> SquadDataModule:
-    from lightning_distill.pipeline import instantiate
+    from lightning_distill.training.pipeline import instantiate
 
     return instantiate(cfg.data, tokenizer=tokenizer)
 
@@ -111,7 +111,7 @@ def test_checkpoint_fingerprint_follows_content_not_path(tmp_path):
     torch.manual_seed(0)
     BertForQuestionAnswering(config).save_pretrained(tmp_path / "a")
     shutil.copytree(tmp_path / "a", tmp_path / "b")
-    target = {"_target_": "lightning_distill.teacher.load_teacher"}
+    target = {"_target_": "lightning_distill.models.teacher.load_teacher"}
     first = teacher_fingerprint({**target, "name_or_path": str(tmp_path / "a")})
     assert teacher_fingerprint({**target, "name_or_path": str(tmp_path / "b")}) == first
     torch.manual_seed(1)
@@ -193,7 +193,7 @@ def test_prepare_builds_once_and_trials_never_load_the_teacher(tmp_path, monkeyp
     def no_teacher(*args, **kwargs):
         raise AssertionError("a trial loaded the teacher although its logits are cached")
 
-    monkeypatch.setattr("lightning_distill.teacher.build_random_teacher", no_teacher)
+    monkeypatch.setattr("lightning_distill.models.teacher.build_random_teacher", no_teacher)
     prepare(cfg)  # idempotent, cheap
     trial = smoke_cfg(tmp_path, "student.n_layers=1", "data.train_batch_size=4", "distillation.temperature=3",
                       "optimizer.learning_rate=1e-3")

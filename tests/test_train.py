@@ -9,14 +9,13 @@ import sys
 import time
 
 import pytest
+from conftest import REPO_ROOT
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
 from lightning_distill.errors import CheckpointError, ConfigError, DataError
-from lightning_distill.pipeline import train
-from lightning_distill.squad_metrics import load_gold_answers, squad_v2_metrics
-
-from conftest import REPO_ROOT
+from lightning_distill.evaluation.squad_metrics import load_gold_answers, squad_v2_metrics
+from lightning_distill.training.pipeline import train
 
 CONF_DIR = str(REPO_ROOT / "conf")
 SMOKE_TIME_LIMIT_S = 120
@@ -170,7 +169,7 @@ def test_smoke_run_end_to_end(tmp_path, squad_dir):
     assert (run / "student" / "config.json").is_file() and (run / "student" / "model.safetensors").is_file()
     assert (run / "csv" / "metrics.csv").is_file()
 
-    from lightning_distill.student import count_trainable_parameters, load_qa_model
+    from lightning_distill.models.student import count_trainable_parameters, load_qa_model
 
     student = load_qa_model(str(run / "student"), role="student")
     assert count_trainable_parameters(student) == metrics["num_params"]
@@ -230,7 +229,7 @@ def test_malformed_objectives_fail_before_training(tmp_path, objectives):
 
 
 def test_objectives_select_metrics_in_order():
-    from lightning_distill.pipeline import select_objectives
+    from lightning_distill.training.pipeline import select_objectives
 
     assert select_objectives({"exact": 60.0, "num_params": 5.0, "f1": 1.0}, ["exact", "num_params"]) == [60.0, 5.0]
     assert select_objectives({"exact": 60.0}, None) == {"exact": 60.0}
@@ -265,7 +264,7 @@ def test_evaluation_every_n_steps_gives_one_csv_row_per_evaluation(tmp_path, ove
 
 def test_a_failed_run_says_so_in_metrics_json(tmp_path):
     """Lightning skips on_train_end when a step raises: the status must still not read `running`."""
-    from lightning_distill.distillation_module import NonFiniteLossError
+    from lightning_distill.training.distillation_module import NonFiniteLossError
 
     nan_fault = ["+callbacks.fault._target_=fault_injection.FaultInjection", "+callbacks.fault.job_num=0",
                  "+callbacks.fault.nan_jobs=[0]"]

@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 from test_train import compose_config
 from transformers import BertConfig, BertForQuestionAnswering
 
-from lightning_distill.pipeline import eval_mode_warning, train
+from lightning_distill.training.pipeline import eval_mode_warning, train
 
 STEPS_SEEN: list[dict[str, list[str]]] = []
 """One entry per training step of the probed run: the names of the modules in the wrong mode."""

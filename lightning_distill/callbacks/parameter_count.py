@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 
-from lightning_distill.student import count_trainable_parameters
+from lightning_distill.models.student import count_trainable_parameters
 
 
 class ParameterCount(pl.Callback):

@@ -14,8 +14,8 @@ import numpy as np
 import pytorch_lightning as pl
 
 from lightning_distill.errors import ConfigError
-from lightning_distill.postprocess import postprocess_qa_predictions, write_predictions
-from lightning_distill.squad_metrics import squad_v2_metrics
+from lightning_distill.evaluation.postprocess import postprocess_qa_predictions, write_predictions
+from lightning_distill.evaluation.squad_metrics import squad_v2_metrics
 
 NO_THRESHOLD = float("inf")
 """Predictions are already thresholded by post-processing; the scorer must not threshold again."""

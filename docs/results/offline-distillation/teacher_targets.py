@@ -2,7 +2,7 @@
 
 Distillation transfers what the teacher's distribution says beyond its argmax. This reads the
 teacher-logit cache that every distilled run of the study trains on (built by
-``lightning_distill.pipeline.prepare`` for ``experiment=offline``) and reports, for temperatures
+``lightning_distill.training.pipeline.prepare`` for ``experiment=offline``) and reports, for temperatures
 T: the mean probability the teacher gives its top start/end position, how often its top position
 is the gold one, and the mean entropy. Run from the repository root:
 
@@ -19,8 +19,8 @@ import torch
 from hydra import compose, initialize_config_dir
 
 import lightning_distill  # noqa: F401  (registers the config resolvers)
-from lightning_distill.config_resolvers import PROJECT_ROOT
-from lightning_distill.pipeline import TeacherSetup, instantiate
+from lightning_distill.config.resolvers import PROJECT_ROOT
+from lightning_distill.training.pipeline import TeacherSetup, instantiate
 
 TEMPERATURES = (1.0, 2.0, 4.0)
 

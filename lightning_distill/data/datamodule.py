@@ -8,7 +8,7 @@ file lock per key makes a second trial wait for the first one's features instead
 again.
 
 Batches carry ``feature_index`` (the row of each feature) so that cached teacher logits
-(:mod:`lightning_distill.teacher_cache`, attached with :meth:`SquadDataModule.attach_teacher_logits`)
+(:mod:`lightning_distill.training.teacher_logit_cache`, attached with :meth:`SquadDataModule.attach_teacher_logits`)
 can be looked up in the collate function, and evaluation can be batched in length order.
 """
 
@@ -34,11 +34,11 @@ from pytorch_lightning import LightningDataModule
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerFast
 
+from lightning_distill.data.featurization import FeaturizationSettings, featurize_batch
+from lightning_distill.data.samplers import LengthGroupedSampler, SortedByLengthSampler
+from lightning_distill.data.squad_reader import SquadRecord, fingerprint_files, read_squad_files, records_from_hub
 from lightning_distill.errors import ConfigError
-from lightning_distill.featurization import FeaturizationSettings, featurize_batch
-from lightning_distill.length_grouped_sampler import LengthGroupedSampler, SortedByLengthSampler
-from lightning_distill.squad_data import SquadRecord, fingerprint_files, read_squad_files, records_from_hub
-from lightning_distill.teacher_cache import TeacherLogits, feature_lengths
+from lightning_distill.training.teacher_logit_cache import TeacherLogits, feature_lengths
 
 log = logging.getLogger(__name__)
 

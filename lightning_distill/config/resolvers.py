@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from lightning_distill.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def package_path(package: str, relative: str = "") -> str:

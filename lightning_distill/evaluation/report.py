@@ -1,4 +1,4 @@
-"""``python -m lightning_distill.report DIR [DIR ...] --out OUT``: runs and sweeps to ``report.md`` + PNGs.
+"""``python -m lightning_distill.evaluation.report DIR [DIR ...] --out OUT``: runs and sweeps to ``report.md`` + PNGs.
 
 Every DIR may be a run directory (``metrics.json``/``metrics.csv``), a sweep directory
 (``observations.jsonl``/``journal.jsonl`` of ``hydra/sweeper=sigopt``), or any directory above
@@ -587,12 +587,12 @@ def _relative(path: str, start: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lightning_distill.report", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lightning_distill.evaluation.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("dirs", nargs="+", type=Path, help="run directories, sweep directories, or directories above them")
     parser.add_argument("--out", type=Path, required=True, help="directory for report.md, PNGs and CSVs")
     parser.add_argument("--title", default="lightning-distill report")
     args = parser.parse_args(argv)
-    command = "python -m lightning_distill.report " + " ".join(str(p) for p in args.dirs) + f" --out {args.out}"
+    command = "python -m lightning_distill.evaluation.report " + " ".join(str(p) for p in args.dirs) + f" --out {args.out}"
     report = write_report(args.dirs, args.out, args.title, command)
     print(f"wrote {report}")
     return 0

@@ -15,9 +15,9 @@ import torch
 from torch import nn
 from transformers import get_linear_schedule_with_warmup
 
-from lightning_distill.datamodule import FEATURE_INDEX, TEACHER_END, TEACHER_START
-from lightning_distill.distillation import DistillationLoss, LossParts
+from lightning_distill.data.datamodule import FEATURE_INDEX, TEACHER_END, TEACHER_START
 from lightning_distill.errors import ConfigError
+from lightning_distill.training.distillation_loss import DistillationLoss, LossParts
 
 NO_DECAY_SUFFIXES = ("bias", "LayerNorm.weight", "layer_norm.weight")
 """Biases and LayerNorm gains are not decayed, as in BERT's and DistilBERT's training code."""
@@ -104,7 +104,7 @@ class DistillationModule(pl.LightningModule):
 
     def loss_parts(self, batch: dict[str, torch.Tensor]) -> LossParts:
         """Student forward + loss. Teacher logits come from the batch (the teacher-logit cache,
-        see ``lightning_distill.teacher_cache``) when it carries them, else from the live teacher."""
+        see ``lightning_distill.training.teacher_logit_cache``) when it carries them, else from the live teacher."""
         start, end = qa_logits(self.student, batch)
         teacher_start = batch.get(TEACHER_START)
         teacher_end = batch.get(TEACHER_END)

@@ -31,7 +31,7 @@ class PrepareSharedData(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if not self.enabled:
             return
-        from lightning_distill.pipeline import prepare
+        from lightning_distill.training.pipeline import prepare
 
         started = time.perf_counter()
         try:

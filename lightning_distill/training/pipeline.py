@@ -5,7 +5,7 @@ tokenizer, then models (vocabulary checks), and only then data loading and train
 
 With the teacher-logit cache on (``teacher.cache.enabled``, the default) the teacher is loaded
 only when its cache has to be built, and it never takes part in training: train batches carry
-its cached logits (:mod:`lightning_distill.teacher_cache`). :func:`prepare` builds the features and
+its cached logits (:mod:`lightning_distill.training.teacher_logit_cache`). :func:`prepare` builds the features and
 the cache ahead of a sweep so that every trial just reads them.
 """
 
@@ -27,14 +27,14 @@ from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from lightning_distill.callbacks import MetricsFile
-from lightning_distill.datamodule import SquadDataModule
-from lightning_distill.distillation_module import DistillationModule
+from lightning_distill.data.datamodule import SquadDataModule
 from lightning_distill.errors import ConfigError, LightningDistillError
-from lightning_distill.precision import resolve_precision
-from lightning_distill.student import StudentBuild
-from lightning_distill.teacher_cache import TeacherCacheSettings, TeacherLogitCache
-from lightning_distill.teacher_fingerprint import teacher_fingerprint
-from lightning_distill.vocabulary import check_checkpoint_tokenizer
+from lightning_distill.models.student import StudentBuild
+from lightning_distill.models.teacher_fingerprint import teacher_fingerprint
+from lightning_distill.models.vocabulary import check_checkpoint_tokenizer
+from lightning_distill.training.distillation_module import DistillationModule
+from lightning_distill.training.precision import resolve_precision
+from lightning_distill.training.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache
 
 log = logging.getLogger(__name__)
 
