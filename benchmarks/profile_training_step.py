@@ -22,7 +22,8 @@ from hydra import compose, initialize_config_dir
 
 import lightning_distill  # noqa: F401  (registers the config resolvers)
 from lightning_distill.config.resolvers import PROJECT_ROOT
-from lightning_distill.training.distillation_module import DistillationModule, parameter_groups
+from lightning_distill.training.distillation_module import DistillationModule
+from lightning_distill.training.optimizer import build_adamw
 from lightning_distill.training.pipeline import TeacherSetup, instantiate
 
 DEFAULT_OVERRIDES = [
@@ -72,11 +73,7 @@ class Variant:
         overrides, kwargs = VARIANTS[name]
         student = instantiate(cfg.student, vocab_size=vocab_size, **overrides).model
         self.module = DistillationModule(student, None, instantiate(cfg.distillation), instantiate(cfg.optimizer))
-        settings = self.module.optimizer_settings
-        self.optimizer = torch.optim.AdamW(
-            parameter_groups(student, settings.weight_decay), lr=settings.learning_rate,
-            betas=(settings.beta1, settings.beta2), eps=settings.adam_epsilon, **kwargs,
-        )
+        self.optimizer = build_adamw(student, self.module.optimizer_settings, **kwargs)
         self.name = name
         self.clip = float(cfg.trainer.get("gradient_clip_val") or 0.0)
         self.seconds: dict[str, list[float]] = defaultdict(list)

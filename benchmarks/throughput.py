@@ -51,7 +51,8 @@ from lightning_distill.config.resolvers import PROJECT_ROOT, package_path
 from lightning_distill.data.datamodule import FEATURE_INDEX, MODEL_INPUTS, TEACHER_END, TEACHER_START, SquadDataModule
 from lightning_distill.data.samplers import LengthGroupedSampler
 from lightning_distill.models.teacher_fingerprint import checkpoint_file_digests, teacher_fingerprint
-from lightning_distill.training.distillation_module import NO_DECAY_SUFFIXES, DistillationModule
+from lightning_distill.training.distillation_module import DistillationModule
+from lightning_distill.training.optimizer import build_adamw
 from lightning_distill.training.pipeline import instantiate
 from lightning_distill.training.precision import resolve_precision
 from lightning_distill.training.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache, TeacherLogits
@@ -222,7 +223,6 @@ class DataSetup:
     logits: TeacherLogits
     featurize_seconds: float
     cache_seconds: float
-    built_cache: bool
 
     @property
     def seconds(self) -> float:
@@ -257,9 +257,9 @@ def set_up_data(cfg, tokenizer, args, cache_root: Path, teacher: torch.nn.Module
         build_device=cache_cfg.get("build_device", "auto"),
     )
     cache = TeacherLogitCache(settings, fingerprint, datamodule.features_key("train"))
-    built = cache.build(lambda: teacher, datamodule.train_features)
+    cache.build(lambda: teacher, datamodule.train_features)
     logits = cache.open(datamodule.train_features)
-    return DataSetup(datamodule, logits, featurized - start, time.perf_counter() - featurized, built)
+    return DataSetup(datamodule, logits, featurized - start, time.perf_counter() - featurized)
 
 
 def random_batches(n_features: int, batch_size: int, count: int, seed: int) -> list[np.ndarray]:
@@ -300,13 +300,7 @@ class Mode:
 
         self.module.to(self.device)
         self.plugin = MixedPrecision(self.precision, self.device.type) if "mixed" in self.precision else Precision()
-        settings = self.module.optimizer_settings
-        decay = [p for n, p in self.module.student.named_parameters() if not n.endswith(NO_DECAY_SUFFIXES)]
-        no_decay = [p for n, p in self.module.student.named_parameters() if n.endswith(NO_DECAY_SUFFIXES)]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=settings.learning_rate, betas=(settings.beta1, settings.beta2), eps=settings.adam_epsilon,
-        )
+        self.optimizer = build_adamw(self.module.student, self.module.optimizer_settings)
         self.scaler = getattr(self.plugin, "scaler", None)
 
     def _sync(self) -> None:
@@ -383,7 +377,6 @@ def make_modes(
     precision: str,
     device: torch.device,
     count: int,
-    grouped: bool,
 ) -> list[Mode]:
     loss, optimizer = instantiate(cfg.distillation), instantiate(cfg.optimizer)
     fast_data = copy.copy(data.datamodule)
@@ -394,17 +387,14 @@ def make_modes(
     naive_data.attach_teacher_logits(None)
     same = random_batches(len(data.datamodule.train_features), args.batch_size, count, args.seed)
     teacher.to(device)
-    modes = [
+    grouped = grouped_batches(data.datamodule.lengths("train"), args.batch_size, args.mega_batch_mult, count, args.seed)
+    return [
         Mode("naive", DistillationModule(copy.deepcopy(student), None, loss, optimizer), naive_data, same,
              "32-true", device, live_teacher=teacher),
         Mode("fast", DistillationModule(copy.deepcopy(student), None, loss, optimizer), fast_data, same, precision, device),
+        Mode("fast+grouped", DistillationModule(copy.deepcopy(student), None, loss, optimizer), fast_data, grouped,
+             precision, device),
     ]
-    if grouped:
-        lengths = data.datamodule.lengths("train")
-        batches = grouped_batches(lengths, args.batch_size, args.mega_batch_mult, count, args.seed)
-        modes.append(Mode("fast+grouped", DistillationModule(copy.deepcopy(student), None, loss, optimizer), fast_data,
-                          batches, precision, device))
-    return modes
 
 
 # -- report ------------------------------------------------------------------------------------------
@@ -483,7 +473,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     say(f"batch size {args.batch_size}, {args.steps} timed steps per mode after {args.warmup_steps} warm-up, "
         "interleaved")
 
-    modes = make_modes(student, teacher, first, cfg, args, precision, device, args.warmup_steps + args.steps, grouped=True)
+    modes = make_modes(student, teacher, first, cfg, args, precision, device, args.warmup_steps + args.steps)
     run_interleaved(modes, args.steps, args.warmup_steps, clip, probe)
     lines, results = mode_table(modes, args.batch_size, probe)
     say("training throughput (MiniLM scale):")
@@ -515,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.baseline_steps > 0:
         base_teacher, base_student = baseline_models(vocab_size, args.seed)
         base_modes = make_modes(base_student, base_teacher, first, cfg, args, precision, device,
-                                args.baseline_warmup_steps + args.baseline_steps, grouped=True)
+                                args.baseline_warmup_steps + args.baseline_steps)
         run_interleaved(base_modes, args.baseline_steps, args.baseline_warmup_steps, clip, probe)
         lines, base_results = mode_table(base_modes, args.batch_size, probe)
         say(f"paper-scale models (BERT-base teacher, DistilBERT-6L-768 student; random weights), {args.baseline_steps} "

@@ -17,7 +17,8 @@ from lightning_distill.errors import ConfigError
 from lightning_distill.models.student import build_student
 from lightning_distill.models.teacher import build_random_teacher
 from lightning_distill.training.distillation_loss import DistillationLoss
-from lightning_distill.training.distillation_module import DistillationModule, OptimizerSettings
+from lightning_distill.training.distillation_module import DistillationModule
+from lightning_distill.training.optimizer import OptimizerSettings
 from lightning_distill.training.pipeline import instantiate, train
 
 

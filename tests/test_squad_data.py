@@ -37,13 +37,13 @@ def test_reads_the_official_files(squad_dir):
     "content, fragment",
     [
         ("{not json", "not valid UTF-8 JSON"),
-        ([1, 2], "expected a JSON object"),
-        ({"version": "v2.0"}, "missing list 'data'"),
-        (squad([{"qas": []}]), "data[0].paragraphs[0]: missing string 'context'"),
-        (squad([{"context": "  ", "qas": []}]), "'context' is empty"),
+        ([1, 2], "top level: expected an object"),
+        ({"version": "v2.0"}, 'missing list "data"'),
+        (squad([{"qas": []}]), 'data[0].paragraphs[0]: missing string "context"'),
+        (squad([{"context": "  ", "qas": []}]), '"context" is empty'),
         (squad([{"context": "Paris is nice.", "qas": [qa("q1", question=" ")]}]), "question q1 is empty"),
-        (squad([{"context": "Paris is nice.", "qas": [{"question": "Where?"}]}]), "missing string 'id'"),
-        (squad([{"context": "Paris.", "qas": [qa("q1", answers=[{"text": "Paris"}])]}]), "'answer_start' must be an integer"),
+        (squad([{"context": "Paris is nice.", "qas": [{"question": "Where?"}]}]), 'missing string "id"'),
+        (squad([{"context": "Paris.", "qas": [qa("q1", answers=[{"text": "Paris"}])]}]), '"answer_start" must be an integer'),
         (squad([{"context": "Paris.", "qas": [qa("q1", impossible=True), qa("q1", impossible=True)]}]), "duplicate question id"),
         (squad([]), "contains no questions"),
     ],
@@ -99,3 +99,19 @@ def test_files_are_concatenated_and_ids_must_be_unique_across_them(tmp_path):
     assert [r["id"] for r in read_squad_files([first, second], "data.train_files")] == ["q1", "q2"]
     with pytest.raises(DataError, match="duplicate question id"):
         read_squad_files([first, first], "data.train_files")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [{"version": "v2.0"}, squad([{"context": "Paris.", "qas": [{"question": "Where?"}]}]), squad([{"context": "Paris.", "qas": {}}])],
+)
+def test_reader_and_scorer_describe_a_malformed_file_alike(tmp_path, content):
+    """One validator serves training data and gold answers: one message, whichever reads the file."""
+    from lightning_distill.evaluation.squad_metrics import load_gold_answers
+
+    path = write(tmp_path, content)
+    with pytest.raises(DataError) as read_error:
+        read_squad_file(path, "data.train_files")
+    with pytest.raises(DataError) as score_error:
+        load_gold_answers(path)
+    assert str(read_error.value) == str(score_error.value)

@@ -204,15 +204,15 @@ def test_gold_answers_from_squad() -> None:
     ("data", "message"),
     [
         ([], "top level: expected an object"),
-        ({"version": "v2.0"}, 'top level: missing "data"'),
+        ({"version": "v2.0"}, 'top level: missing list "data"'),
         ({"data": {}}, "data: expected a list"),
         (
             _squad([{"id": "a", "answers": []}, {"question": "?", "answers": []}]),
             r"data\[0\]\.paragraphs\[0\]\.qas\[1\]: missing string \"id\"",
         ),
         (_squad([{"id": "a", "answers": []}, {"id": "a", "answers": []}]), 'duplicate question id "a"'),
-        (_squad([{"id": "a", "answers": [{"answer_start": 0}]}]), r"qas\[0\]\.answers\[0\]: missing \"text\""),
-        (_squad([{"id": "a"}]), r"qas\[0\]: missing \"answers\""),
+        (_squad([{"id": "a", "answers": [{"answer_start": 0}]}]), r"qas\[0\]\.answers\[0\]: missing string \"text\""),
+        (_squad([{"id": "a"}]), r"qas\[0\]: missing list \"answers\""),
         (_squad([]), "contains no questions"),
     ],
 )

@@ -133,7 +133,7 @@ def test_malformed_data_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"data": [{"paragraphs": [{"context": "x"}]}]}')
     cfg = compose_config(["experiment=smoke", f"data.eval_files=[{bad}]"], tmp_path / "run")
-    with pytest.raises(DataError, match=r"bad\.json: data\[0\]\.paragraphs\[0\]: missing list 'qas'"):
+    with pytest.raises(DataError, match=r'bad\.json: data\[0\]\.paragraphs\[0\]: missing list "qas"'):
         train(cfg)
     assert not (tmp_path / "run" / "metrics.json").exists()
 
@@ -271,3 +271,19 @@ def test_a_failed_run_says_so_in_metrics_json(tmp_path):
     with pytest.raises(NonFiniteLossError):
         train(compose_config(["experiment=smoke", "logger=[]", *nan_fault], tmp_path))
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "failed: NonFiniteLossError"
+
+
+def test_results_do_not_depend_on_the_metrics_file_callback(tmp_path):
+    """A sweep trial reads what train() returns: switching the file-writing callback off must not
+    lose metrics, nor the evaluation of the final model when the step interval misses the last step."""
+    overrides = ["experiment=smoke", "logger=[]", "trainer.val_check_interval=3"]
+    without = train(compose_config([*overrides, "~callbacks.metrics_file"], tmp_path / "without"))
+    with_file = train(compose_config(overrides, tmp_path / "with"))
+    assert not (tmp_path / "without" / "metrics.json").exists()
+    assert without["global_step"] == with_file["global_step"] == 7
+    for name in ("exact", "f1", "HasAns_exact", "NoAns_exact", "num_params"):
+        assert without[name] == pytest.approx(with_file[name]), name
+    assert without["inference_time"] > 0  # measured, so it differs between the two runs
+    saved = json.loads((tmp_path / "with" / "metrics.json").read_text())
+    assert saved["history"][-1]["step"] == 7, "the final model (step 7) was evaluated"
+    assert with_file["exact"] == pytest.approx(saved["final"]["exact"])

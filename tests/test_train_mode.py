@@ -53,7 +53,7 @@ def test_trained_model_is_in_train_mode_at_every_step(tmp_path, tokenizer, stude
     ]
     if student_path == "from_pretrained":
         checkpoint = _tiny_qa_checkpoint(tmp_path / "encoder", tokenizer)
-        overrides += ["student=minilm_qa_finetune", f"student.name_or_path={checkpoint}"]
+        overrides += ["~student", "+teacher_finetune=minilm", f"student.name_or_path={checkpoint}"]
     STEPS_SEEN.clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -16,7 +16,7 @@ import time
 import pytorch_lightning as pl
 import torch
 
-from lightning_distill.errors import ConfigError
+from lightning_distill.config.checks import require_integer
 
 MS_PER_SECOND = 1000.0
 
@@ -24,8 +24,7 @@ MS_PER_SECOND = 1000.0
 class InferenceTime(pl.Callback):
     def __init__(self, batch_size: int = 8, sequence_length: int = 384, warmup: int = 3, repeats: int = 10, seed: int = 0) -> None:
         for key, value, minimum in (("batch_size", batch_size, 1), ("sequence_length", sequence_length, 1), ("warmup", warmup, 0), ("repeats", repeats, 1)):
-            if not isinstance(value, int) or value < minimum:
-                raise ConfigError(f"callbacks.inference_time.{key}={value} must be an integer >= {minimum}.")
+            require_integer(f"callbacks.inference_time.{key}", value, minimum=minimum)
         self.batch_size = batch_size
         self.sequence_length = sequence_length
         self.warmup = warmup

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
-import os
 from pathlib import Path
 
 import pytorch_lightning as pl
+
+from lightning_distill.atomic_files import write_json_atomically, write_text_atomically
 
 CURVE_INDEX = ("step", "epoch")
 FINISHED = "finished"
@@ -57,8 +57,8 @@ class MetricsFile(pl.Callback):
     def _write(self, trainer: pl.Trainer) -> None:
         self.final = {**self.final, **self._current(trainer), "epoch": trainer.current_epoch, "global_step": trainer.global_step}
         document = {"status": self.status, "final": self.final, "history": self.history}
-        _write_atomically(self.path, json.dumps(document, indent=2))
-        _write_atomically(self.curve_path, _as_csv(self.history))
+        write_json_atomically(self.path, document, allow_nan=True)  # a diverged run logs NaN: keep it visible
+        write_text_atomically(self.curve_path, _as_csv(self.history))
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
@@ -89,9 +89,3 @@ def _as_csv(rows: list[dict[str, float]]) -> str:
     writer.writerows(rows)
     return text.getvalue()
 
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(path.name + ".tmp")
-    staging.write_text(text)
-    os.replace(staging, path)

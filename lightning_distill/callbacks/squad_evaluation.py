@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 
-from lightning_distill.errors import ConfigError
+from lightning_distill.config.checks import require_integer
 from lightning_distill.evaluation.postprocess import postprocess_qa_predictions, write_predictions
 from lightning_distill.evaluation.squad_metrics import squad_v2_metrics
 
@@ -24,8 +24,7 @@ NO_THRESHOLD = float("inf")
 class SquadEvaluation(pl.Callback):
     def __init__(self, output_dir: str, n_best_size: int = 20, max_answer_length: int = 30, null_score_diff_threshold: float = 0.0) -> None:
         for key, value in (("n_best_size", n_best_size), ("max_answer_length", max_answer_length)):
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"callbacks.squad_evaluation.{key}={value} must be an integer >= 1.")
+            require_integer(f"callbacks.squad_evaluation.{key}", value, minimum=1)
         self.output_dir = Path(output_dir)
         self.n_best_size = n_best_size
         self.max_answer_length = max_answer_length

@@ -7,12 +7,11 @@ The directory is written next to its final place and renamed, so it is whole or 
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytorch_lightning as pl
 
+from lightning_distill.atomic_files import staged_directory
 from lightning_distill.models.student import save_qa_model
 
 
@@ -23,9 +22,5 @@ class StudentCheckpoint(pl.Callback):
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.is_global_zero:
             return
-        self.dirpath.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{self.dirpath.name}-", dir=self.dirpath.parent))
-        save_qa_model(pl_module.student, staging, tokenizer=getattr(trainer.datamodule, "tokenizer", None))
-        if self.dirpath.exists():
-            shutil.rmtree(self.dirpath)
-        staging.rename(self.dirpath)
+        with staged_directory(self.dirpath, replace=True) as staging:
+            save_qa_model(pl_module.student, staging, tokenizer=getattr(trainer.datamodule, "tokenizer", None))

@@ -17,10 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
-import time
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -34,6 +30,8 @@ from pytorch_lightning import LightningDataModule
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerFast
 
+from lightning_distill.atomic_files import staged_directory
+from lightning_distill.config.checks import require_bool, require_choice, require_integer
 from lightning_distill.data.featurization import FeaturizationSettings, featurize_batch
 from lightning_distill.data.samplers import LengthGroupedSampler, SortedByLengthSampler
 from lightning_distill.data.squad_reader import SquadRecord, fingerprint_files, read_squad_files, records_from_hub
@@ -128,28 +126,20 @@ class SquadDataModule(LightningDataModule):
         self.teacher_logits: TeacherLogits | None = None
         self._read_cache: dict[str, tuple[list[SquadRecord], str]] = {}
         self._lengths: dict[str, np.ndarray] = {}
-        self.setup_seconds: float | None = None
 
     def _validate(self) -> None:
         self.settings.validate("data")
         if not getattr(self.tokenizer, "is_fast", False):
             raise ConfigError("tokenizer: a fast (Rust) tokenizer is required for answer offsets.")
         for split, size in self.batch_sizes.items():
-            if not isinstance(size, int) or size < 1:
-                raise ConfigError(f"data.{split}_batch_size={size} must be an integer >= 1.")
+            require_integer(f"data.{split}_batch_size", size, minimum=1)
         for split, limit in self.max_examples.items():
-            if limit is not None and (not isinstance(limit, int) or limit < 1):
-                raise ConfigError(f"data.max_{split}_examples={limit} must be null (all) or an integer >= 1.")
-        if self.padding not in PADDING_MODES:
-            raise ConfigError(f"data.padding={self.padding!r} must be one of {list(PADDING_MODES)}.")
+            require_integer(f"data.max_{split}_examples", limit, minimum=1, null_means="all")
+        require_choice("data.padding", self.padding, PADDING_MODES)
         for key in ("group_by_length", "sort_eval_by_length"):
-            if not isinstance(getattr(self, key), bool):
-                raise ConfigError(f"data.{key}={getattr(self, key)!r} must be true or false.")
-        mult = self.mega_batch_mult
-        if mult is not None and (not isinstance(mult, int) or isinstance(mult, bool) or mult < 1):
-            raise ConfigError(f"data.mega_batch_mult={mult!r} must be null (transformers' default) or an integer >= 1.")
-        if self.num_workers < 0:
-            raise ConfigError(f"data.num_workers={self.num_workers} must be >= 0.")
+            require_bool(f"data.{key}", getattr(self, key))
+        require_integer("data.mega_batch_mult", self.mega_batch_mult, minimum=1, null_means="transformers' default")
+        require_integer("data.num_workers", self.num_workers, minimum=0)
         for files, _, key in self.sources.values():
             if not files and not self.hub_dataset:
                 raise ConfigError(f"{key} is not set and data.hub_dataset is null: give one of them.")
@@ -212,14 +202,11 @@ class SquadDataModule(LightningDataModule):
         return datasets.load_from_disk(str(path)), records
 
     def setup(self, stage: str | None = None) -> None:
-        """Featurize (or load cached features); idempotent. ``setup_seconds`` times the first call."""
-        start = time.perf_counter()
+        """Featurize (or load cached features); idempotent."""
         if self.eval_features is None:
             self.eval_features, self.eval_examples = self._features("eval")
         if stage in (None, "fit") and self.train_features is None:
             self.train_features, _ = self._features("train")
-        if self.setup_seconds is None:
-            self.setup_seconds = time.perf_counter() - start
         log.info(
             "SQuAD features: %s train, %d eval (%d questions)",
             "-" if self.train_features is None else len(self.train_features),
@@ -282,14 +269,6 @@ def _as_list(files: Sequence[str] | str | None) -> list[str]:
 
 def _save_atomically(dataset: datasets.Dataset, path: Path) -> None:
     """Build in a sibling temp dir and rename: readers see the whole cache or none of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-    try:
+    with staged_directory(path) as staging:
         dataset.save_to_disk(str(staging))
-        os.rename(staging, path)
-        log.info("Cached features at %s", path)
-    except OSError:
-        if not path.exists():  # lost a race only if somebody else's rename won
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    log.info("Cached features at %s", path)

@@ -16,6 +16,7 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerFast
 
+from lightning_distill.config.checks import require_integer
 from lightning_distill.errors import ConfigError
 
 NOT_CONTEXT = (-1, -1)
@@ -35,8 +36,7 @@ class FeaturizationSettings:
     max_query_length: int = 64
 
     def validate(self, prefix: str = "data") -> None:
-        if self.max_query_length < 1:
-            raise ConfigError(f"{prefix}.max_query_length={self.max_query_length} must be >= 1.")
+        require_integer(f"{prefix}.max_query_length", self.max_query_length, minimum=1)
         context_room = self.max_seq_length - self.max_query_length - SPECIAL_TOKENS_PER_PAIR
         if context_room < MIN_CONTEXT_TOKENS:
             raise ConfigError(

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lightning_distill.config.checks import is_integer
+from lightning_distill.data import squad_format
+from lightning_distill.data.squad_format import require
 from lightning_distill.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -56,29 +59,20 @@ class AnswerCheckReport:
         )
 
 
-def _require(condition: bool, source: str, where: str, problem: str) -> None:
-    if not condition:
-        raise DataError(
-            f"{source}: {where}: {problem}. Expected the official SQuAD 2.0 JSON format "
-            '{"version": "v2.0", "data": [{"title", "paragraphs": [{"context", "qas": [{"id", '
-            '"question", "is_impossible", "answers": [{"text", "answer_start"}]}]}]}]}.'
-        )
-
-
 def _check_answers(
     qa: Mapping[str, Any], context: str, source: str, where: str, report: AnswerCheckReport
 ) -> tuple[list[str], list[int]]:
     """Validate one question's answers against its context; repair or drop wrong offsets."""
     answers = qa.get("answers", [])
-    _require(isinstance(answers, list), source, where, "'answers' must be a list")
+    require(isinstance(answers, list), source, where, '"answers" must be a list')
     texts: list[str] = []
     starts: list[int] = []
     for index, answer in enumerate(answers):
         answer_where = f"{where}.answers[{index}]"
-        _require(isinstance(answer, Mapping), source, answer_where, "an answer must be an object")
+        require(isinstance(answer, Mapping), source, answer_where, "an answer must be an object")
         text, start = answer.get("text"), answer.get("answer_start")
-        _require(isinstance(text, str) and text.strip() != "", source, answer_where, "'text' must be a non-empty string")
-        _require(isinstance(start, int) and not isinstance(start, bool), source, answer_where, "'answer_start' must be an integer")
+        require(isinstance(text, str) and text.strip() != "", source, answer_where, '"text" must be a non-empty string')
+        require(is_integer(start), source, answer_where, '"answer_start" must be an integer')
         if context[start : start + len(text)] != text:
             found = context.find(text)
             if found < 0:
@@ -93,66 +87,37 @@ def _check_answers(
     return texts, starts
 
 
-def _records_from_paragraph(
-    paragraph: Any, title: str, source: str, where: str, report: AnswerCheckReport
-) -> Iterable[SquadRecord]:
-    _require(isinstance(paragraph, Mapping), source, where, "a paragraph must be an object")
-    context = paragraph.get("context")
-    _require(isinstance(context, str), source, where, "missing string 'context'")
-    _require(context.strip() != "", source, where, "'context' is empty")
-    qas = paragraph.get("qas")
-    _require(isinstance(qas, list), source, where, "missing list 'qas'")
-    for q_index, qa in enumerate(qas):
-        qa_where = f"{where}.qas[{q_index}]"
-        _require(isinstance(qa, Mapping), source, qa_where, "a question must be an object")
-        qid, question = qa.get("id"), qa.get("question")
-        _require(isinstance(qid, str) and qid != "", source, qa_where, "missing string 'id'")
-        _require(isinstance(question, str), source, qa_where, "missing string 'question'")
-        _require(question.strip() != "", source, qa_where, f"question {qid} is empty")
-        report.questions += 1
-        impossible = bool(qa.get("is_impossible", False))
-        texts, starts = ([], []) if impossible else _check_answers(qa, context, source, qa_where, report)
-        if not impossible and not texts:
-            report.dropped_questions += 1
-            report.note(f"{qa_where} ({qid}) has no usable answer")
-            continue
-        yield {
-            "id": qid,
-            "title": title,
-            "context": context,
-            "question": question,
-            "answers": {"text": texts, "answer_start": starts},
-        }
+def _record(
+    qid: str, qa: Mapping[str, Any], title: str, context: str, source: str, where: str, report: AnswerCheckReport
+) -> SquadRecord | None:
+    """The flat record of one question, or None when an answerable question has no usable answer."""
+    question = squad_format.field(qa, "question", str, source, where)
+    require(question.strip() != "", source, where, f"question {qid} is empty")
+    report.questions += 1
+    impossible = bool(qa.get("is_impossible", False))
+    texts, starts = ([], []) if impossible else _check_answers(qa, context, source, where, report)
+    if not impossible and not texts:
+        report.dropped_questions += 1
+        report.note(f"{where} ({qid}) has no usable answer")
+        return None
+    return {"id": qid, "title": title, "context": context, "question": question, "answers": {"text": texts, "answer_start": starts}}
 
 
 def records_from_squad_json(data: Any, source: str) -> list[SquadRecord]:
     """Flatten an official-format SQuAD object (already parsed) into checked records."""
-    _require(isinstance(data, Mapping), source, "top level", "expected a JSON object")
-    articles = data.get("data")
-    _require(isinstance(articles, list), source, "top level", "missing list 'data'")
     report = AnswerCheckReport()
     records: list[SquadRecord] = []
-    for a_index, article in enumerate(articles):
-        where = f"data[{a_index}]"
-        _require(isinstance(article, Mapping), source, where, "an article must be an object")
-        paragraphs = article.get("paragraphs")
-        _require(isinstance(paragraphs, list), source, where, "missing list 'paragraphs'")
-        title = str(article.get("title", ""))
-        for p_index, paragraph in enumerate(paragraphs):
-            records.extend(
-                _records_from_paragraph(paragraph, title, source, f"{where}.paragraphs[{p_index}]", report)
-            )
-    _require(bool(records), source, "data", "contains no questions")
-    _reject_duplicate_ids(records, source)
+    seen_ids: set[str] = set()
+    for title, paragraph, where in squad_format.paragraphs(data, source):
+        context = squad_format.field(paragraph, "context", str, source, where)
+        require(context.strip() != "", source, where, '"context" is empty')
+        for qid, qa, qa_where in squad_format.questions(paragraph, source, where, seen_ids):
+            record = _record(qid, qa, title, context, source, qa_where, report)
+            if record is not None:
+                records.append(record)
+    squad_format.require_questions(bool(records), source)
     report.log_summary(source)
     return records
-
-
-def _reject_duplicate_ids(records: Sequence[SquadRecord], source: str) -> None:
-    seen: set[str] = set()
-    for record in records:
-        _require(record["id"] not in seen, source, f"question {record['id']}", "duplicate question id")
-        seen.add(record["id"])
 
 
 def read_squad_file(path: str | Path, config_key: str) -> list[SquadRecord]:
@@ -179,6 +144,13 @@ def read_squad_files(paths: Sequence[str | Path], config_key: str) -> list[Squad
     records = [record for path in paths for record in read_squad_file(path, config_key)]
     _reject_duplicate_ids(records, f"{config_key} (all files together)")
     return records
+
+
+def _reject_duplicate_ids(records: Sequence[SquadRecord], source: str) -> None:
+    seen: set[str] = set()
+    for record in records:
+        require(record["id"] not in seen, source, f"question {record['id']}", "duplicate question id")
+        seen.add(record["id"])
 
 
 def fingerprint_files(paths: Sequence[str | Path]) -> str:

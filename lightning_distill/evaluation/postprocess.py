@@ -10,11 +10,8 @@ and the best span is kept even when abstaining so the best-threshold search can 
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import sys
-import tempfile
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from lightning_distill.atomic_files import write_json_atomically
 
 log = logging.getLogger(__name__)
 
@@ -178,26 +177,11 @@ def postprocess_qa_predictions(
     return result
 
 
-def _write_json_atomically(value: Any, path: Path) -> None:
-    """Write to a temp file beside ``path`` and rename, so a crash never leaves half a file."""
-    handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            json.dump(value, handle, ensure_ascii=False, indent=2, allow_nan=False)
-            handle.write("\n")
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-
-
 def write_predictions(predictions: QAPredictions, directory: str | Path) -> None:
     """``predictions.json`` and ``null_odds.json`` in the official formats, so any official
     evaluator can re-score a run (``--na-prob-file null_odds.json``)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    _write_json_atomically(predictions.predictions, directory / PREDICTIONS_FILE)
+    write_json_atomically(directory / PREDICTIONS_FILE, predictions.predictions)
     null_odds = {qid: float(odds) for qid, odds in predictions.null_odds.items()}
-    _write_json_atomically(null_odds, directory / NULL_ODDS_FILE)
+    write_json_atomically(directory / NULL_ODDS_FILE, null_odds)

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lightning_distill.data import squad_format
+from lightning_distill.data.squad_format import field
 from lightning_distill.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -28,12 +30,6 @@ _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCTUATION = frozenset(string.punctuation)
 _MAX_LISTED_IDS = 5
 """How many offending question ids an error message shows (enough to find them, not a wall)."""
-
-SQUAD_FORMAT = (
-    '{"version": "v2.0", "data": [{"title", "paragraphs": [{"context", "qas": [{"id", "question", '
-    '"answers": [{"text", "answer_start"}]}]}]}]}'
-)
-
 
 # --- answer comparison (official semantics) -------------------------------------------------------
 
@@ -84,28 +80,12 @@ def has_answer(answers: Sequence[str]) -> bool:
 # --- reading gold answers and prediction files ----------------------------------------------------
 
 
-def _require(condition: bool, source: str, where: str, problem: str) -> None:
-    if not condition:
-        raise DataError(f"{source}: {where}: {problem}. Expected the official SQuAD 2.0 JSON format {SQUAD_FORMAT}.")
-
-
-def _list_field(node: Any, key: str, source: str, where: str) -> list[Any]:
-    _require(isinstance(node, Mapping), source, where, f"expected an object, got {type(node).__name__}")
-    _require(key in node, source, where, f'missing "{key}"')
-    value = node[key]
-    _require(isinstance(value, list), source, f"{where}.{key}", f"expected a list, got {type(value).__name__}")
-    return value
-
-
-def _qa_answers(qa: Mapping[str, Any], source: str, where: str) -> list[str]:
+def _answer_texts(qa: Mapping[str, Any], source: str, where: str) -> list[str]:
     if "answers" not in qa and qa.get("is_impossible") is True:
         return []
     texts = []
-    for index, answer in enumerate(_list_field(qa, "answers", source, where)):
-        answer_where = f"{where}.answers[{index}]"
-        _require(isinstance(answer, Mapping) and "text" in answer, source, answer_where, 'missing "text"')
-        _require(isinstance(answer["text"], str), source, f"{answer_where}.text", "expected a string")
-        texts.append(answer["text"])
+    for index, answer in enumerate(field(qa, "answers", list, source, where)):
+        texts.append(field(answer, "text", str, source, f"{where}.answers[{index}]"))
     return texts
 
 
@@ -116,17 +96,11 @@ def gold_answers_from_squad(data: Mapping[str, Any], *, source: str = "SQuAD dat
     decides "has an answer" from the raw list. ``source`` names the file in error messages.
     """
     gold: dict[str, list[str]] = {}
-    for a, article in enumerate(_list_field(data, "data", source, "top level")):
-        for p, paragraph in enumerate(_list_field(article, "paragraphs", source, f"data[{a}]")):
-            paragraph_where = f"data[{a}].paragraphs[{p}]"
-            for q, qa in enumerate(_list_field(paragraph, "qas", source, paragraph_where)):
-                where = f"{paragraph_where}.qas[{q}]"
-                _require(isinstance(qa, Mapping), source, where, f"expected an object, got {type(qa).__name__}")
-                _require(isinstance(qa.get("id"), str) and qa["id"] != "", source, where, 'missing string "id"')
-                _require(qa["id"] not in gold, source, where, f'duplicate question id "{qa["id"]}"')
-                gold[qa["id"]] = _qa_answers(qa, source, where)
-    if not gold:
-        raise DataError(f"{source}: contains no questions (no qas in any paragraph).")
+    seen_ids: set[str] = set()
+    for _, paragraph, where in squad_format.paragraphs(data, source):
+        for qid, qa, qa_where in squad_format.questions(paragraph, source, where, seen_ids):
+            gold[qid] = _answer_texts(qa, source, qa_where)
+    squad_format.require_questions(bool(gold), source)
     return gold
 
 

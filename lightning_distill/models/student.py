@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,11 +35,12 @@ from transformers.activations import ACT2FN
 from transformers.models.distilbert.modeling_distilbert import create_sinusoidal_embeddings
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, cached_file
 
+from lightning_distill.config.checks import require_bool, require_integer, require_number
 from lightning_distill.errors import CheckpointError, ConfigError
 from lightning_distill.models.pruning import choose_kept_heads, prune_heads
 from lightning_distill.models.weight_transfer import SeedReport, check_layer_seeding, load_seed_state_dict, seed_student
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 MAX_LAYERS = 20
 """Deepest student in the search space (SPEC Table 2)."""
@@ -102,10 +102,10 @@ def build_student(
         seed_state, model_type = load_seed_state_dict(seed_from, expected_n_heads=base_n_heads)
         report = seed_student(model, seed_state, model_type, layer_seeding, fold_token_type_embeddings)
         report.source = seed_from
-        log = logger.warning if report.shape_mismatch else logger.info  # mismatches are usually a wrong seed_from
-        log("Student seeding: %s", report.summary())
+        level = logging.WARNING if report.shape_mismatch else logging.INFO  # mismatches are usually a wrong seed_from
+        log.log(level, "Student seeding: %s", report.summary())
     else:
-        logger.info("Student seeding: none (student.seed_from=null); all tensors freshly initialized.")
+        log.info("Student seeding: none (student.seed_from=null); all tensors freshly initialized.")
     prune_heads(model, choose_kept_heads(n_layers, base_n_heads, n_heads, pruning_seed))
     return StudentBuild(model=model, report=report)
 
@@ -176,7 +176,7 @@ def load_qa_model(name_or_path: str | Path, *, role: str = "teacher") -> PreTrai
             "Fine-tune it on SQuAD 2.0 first or choose a SQuAD 2.0 checkpoint."
         )
     if missing:
-        logger.warning("%s.name_or_path=%r lacks %d tensors, left randomly initialized: %s",
+        log.warning("%s.name_or_path=%r lacks %d tensors, left randomly initialized: %s",
                        role, name_or_path, len(missing), ", ".join(missing))
     return model
 
@@ -241,70 +241,39 @@ def _first_line(exc: BaseException) -> str:
 
 def _validate(settings: dict) -> None:
     """Range-check every student setting up front, naming the config key and the fix."""
-    _require_int(settings, "vocab_size", minimum=1)
-    _require_int(settings, "n_layers", minimum=1, maximum=MAX_LAYERS)
-    _require_int(settings, "base_n_heads", minimum=1)
-    _require_int(
-        settings, "n_heads", minimum=1, maximum=settings["base_n_heads"],
+    def key(name: str) -> str:
+        return f"student.{name}"
+
+    require_integer(key("vocab_size"), settings["vocab_size"], minimum=1)
+    require_integer(key("n_layers"), settings["n_layers"], minimum=1, maximum=MAX_LAYERS)
+    require_integer(key("base_n_heads"), settings["base_n_heads"], minimum=1)
+    require_integer(
+        key("n_heads"), settings["n_heads"], minimum=1, maximum=settings["base_n_heads"],
         hint="heads are pruned out of student.base_n_heads, so at most that many",
     )
-    _require_int(settings, "pruning_seed")
-    _require_int(settings, "dim", minimum=1)
+    require_integer(key("pruning_seed"), settings["pruning_seed"])
+    require_integer(key("dim"), settings["dim"], minimum=1)
     if settings["dim"] % settings["base_n_heads"] != 0:
         raise ConfigError(
             f"student.dim={settings['dim']} is not divisible by student.base_n_heads="
             f"{settings['base_n_heads']}: choose a dim that is a multiple of the head count."
         )
-    _require_int(settings, "hidden_dim", minimum=1)
-    _require_int(settings, "max_position_embeddings", minimum=1)
-    for key in ("dropout", "attention_dropout", "qa_dropout"):
-        _require_number(settings, key, minimum=0.0, maximum=1.0)
-    _require_number(settings, "initializer_range", minimum=0.0)
+    require_integer(key("hidden_dim"), settings["hidden_dim"], minimum=1)
+    require_integer(key("max_position_embeddings"), settings["max_position_embeddings"], minimum=1)
+    for name in ("dropout", "attention_dropout", "qa_dropout"):
+        require_number(key(name), settings[name], minimum=0.0, maximum=1.0)
+    require_number(key("initializer_range"), settings["initializer_range"], minimum=0.0)
     if settings["activation"] not in ACT2FN:
         raise ConfigError(
             f"student.activation={settings['activation']!r} is unknown: use one of transformers' "
             f"activations, e.g. 'gelu' or 'relu'."
         )
-    for key in ("fold_token_type_embeddings", "sinusoidal_pos_embds"):
-        if not isinstance(settings[key], bool):
-            raise ConfigError(f"student.{key}={settings[key]!r} must be true or false.")
+    for name in ("fold_token_type_embeddings", "sinusoidal_pos_embds"):
+        require_bool(key(name), settings[name])
     seed_from = settings["seed_from"]
     if seed_from is not None and (not isinstance(seed_from, str) or not seed_from.strip()):
         raise ConfigError(
             f"student.seed_from={seed_from!r} must be a hub id or local directory, or null for random weights."
         )
     check_layer_seeding(settings["layer_seeding"])
-    if settings["init_seed"] is not None:
-        _require_int(settings, "init_seed")
-
-
-def _require_int(
-    settings: dict, key: str, *, minimum: int | None = None, maximum: int | None = None, hint: str = ""
-) -> None:
-    value = settings[key]
-    in_range = (minimum is None or value >= minimum) if _is_int(value) else False
-    in_range = in_range and (maximum is None or value <= maximum)
-    if not in_range:
-        because = f" ({hint})" if hint else ""
-        raise ConfigError(
-            f"student.{key}={value!r} is out of range: {_bounds('an integer', minimum, maximum)}{because}."
-        )
-
-
-def _require_number(settings: dict, key: str, *, minimum: float, maximum: float | None = None) -> None:
-    value = settings[key]
-    valid = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not (valid and value >= minimum and (maximum is None or value <= maximum)):
-        raise ConfigError(f"student.{key}={value!r} is out of range: {_bounds('a number', minimum, maximum)}.")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _bounds(kind: str, minimum: float | None, maximum: float | None) -> str:
-    if minimum is not None and maximum is not None:
-        return f"set it to {kind} in [{minimum}, {maximum}]"
-    if minimum is not None:
-        return f"set it to {kind} >= {minimum}"
-    return f"set it to {kind}"
+    require_integer(key("init_seed"), settings["init_seed"], null_means="the global torch random stream")

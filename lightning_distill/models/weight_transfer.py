@@ -34,9 +34,10 @@ import torch
 from torch import Tensor
 from transformers import AutoConfig, AutoModel, PreTrainedModel
 
-from lightning_distill.errors import CheckpointError, ConfigError
+from lightning_distill.config.checks import require_choice
+from lightning_distill.errors import CheckpointError
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 LAYER_SEEDING_RULES = ("match", "cycle")
 SUPPORTED_MODEL_TYPES = ("distilbert", "bert")
@@ -148,7 +149,7 @@ def load_seed_state_dict(name_or_path: str, *, expected_n_heads: int | None = No
     encoder = _load(AutoModel.from_pretrained, name_or_path, dtype=torch.float32)
     source_heads = getattr(encoder.config, "num_attention_heads", None)
     if expected_n_heads is not None and source_heads is not None and source_heads != expected_n_heads:
-        logger.warning(
+        log.warning(
             "student.seed_from=%r splits attention into %d heads but the student uses %d "
             "(student.base_n_heads): copied attention weights will be regrouped into different heads.",
             name_or_path, source_heads, expected_n_heads,
@@ -176,11 +177,7 @@ def _is_pruned(config) -> bool:
 
 def check_layer_seeding(layer_seeding: str) -> None:
     """Fail on an unknown rule before any checkpoint is loaded."""
-    if layer_seeding not in LAYER_SEEDING_RULES:
-        raise ConfigError(
-            f"student.layer_seeding={layer_seeding!r} is not a known rule: use one of "
-            f"{', '.join(repr(rule) for rule in LAYER_SEEDING_RULES)}."
-        )
+    require_choice("student.layer_seeding", layer_seeding, LAYER_SEEDING_RULES)
 
 
 def seed_student(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from lightning_distill.config.checks import require_number
 from lightning_distill.errors import ConfigError
 
 MASKED_LOGIT = -1e9
@@ -54,11 +55,9 @@ class DistillationLoss:
     hard_weight: float = 0.5
 
     def __post_init__(self) -> None:
-        if not self.temperature > 0:
-            raise ConfigError(f"distillation.temperature={self.temperature} must be > 0 (1 = plain softmax).")
+        require_number("distillation.temperature", self.temperature, above=0, hint="1 = plain softmax")
         for key in ("soft_weight", "hard_weight"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"distillation.{key}={getattr(self, key)} must be >= 0.")
+            require_number(f"distillation.{key}", getattr(self, key), minimum=0)
         if self.soft_weight == 0 and self.hard_weight == 0:
             raise ConfigError("distillation.soft_weight and distillation.hard_weight are both 0: nothing to learn.")
 

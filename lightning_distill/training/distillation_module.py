@@ -8,7 +8,6 @@ hard-label training (no teacher) and fine-tuning a teacher.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import pytorch_lightning as pl
 import torch
@@ -18,49 +17,11 @@ from transformers import get_linear_schedule_with_warmup
 from lightning_distill.data.datamodule import FEATURE_INDEX, TEACHER_END, TEACHER_START
 from lightning_distill.errors import ConfigError
 from lightning_distill.training.distillation_loss import DistillationLoss, LossParts
-
-NO_DECAY_SUFFIXES = ("bias", "LayerNorm.weight", "layer_norm.weight")
-"""Biases and LayerNorm gains are not decayed, as in BERT's and DistilBERT's training code."""
+from lightning_distill.training.optimizer import OptimizerSettings, build_adamw
 
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN/inf: the trial has diverged and more steps would only waste time."""
-
-
-@dataclass(frozen=True)
-class OptimizerSettings:
-    """AdamW + linear warm-up/decay. beta1/beta2 are passed to AdamW (the source forgot to)."""
-
-    learning_rate: float = 5e-5
-    beta1: float = 0.9
-    beta2: float = 0.999
-    adam_epsilon: float = 9.98e-09
-    weight_decay: float = 9e-06
-    warmup_steps: int = 0
-
-    def __post_init__(self) -> None:
-        for key, (is_valid, rule) in _OPTIMIZER_RULES.items():
-            if not is_valid(getattr(self, key)):
-                raise ConfigError(f"optimizer.{key}={getattr(self, key)} must be {rule}.")
-
-
-_OPTIMIZER_RULES = {
-    "learning_rate": (lambda value: value > 0, "> 0"),
-    "beta1": (lambda value: 0 <= value < 1, "in [0, 1)"),
-    "beta2": (lambda value: 0 <= value < 1, "in [0, 1)"),
-    "adam_epsilon": (lambda value: value > 0, "> 0"),
-    "weight_decay": (lambda value: value >= 0, ">= 0"),
-    "warmup_steps": (lambda value: isinstance(value, int) and value >= 0, "an integer >= 0"),
-}
-
-
-def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """AdamW groups of the trainable parameters: decayed, and biases/LayerNorm gains undecayed."""
-    decay, no_decay = [], []
-    for name, parameter in model.named_parameters():
-        if parameter.requires_grad:
-            (no_decay if name.endswith(NO_DECAY_SUFFIXES) else decay).append(parameter)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def qa_logits(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,6 +45,8 @@ class DistillationModule(pl.LightningModule):
             teacher.eval()
         self.loss = loss
         self.optimizer_settings = optimizer
+        self.last_evaluated_step: int | None = None
+        """Training step of the latest evaluation: the pipeline evaluates the final model if it is older."""
 
     def train(self, mode: bool = True) -> DistillationModule:
         """Train mode for the student (dropout on) and the loss; the frozen teacher always stays in eval."""
@@ -146,14 +109,13 @@ class DistillationModule(pl.LightningModule):
             outputs[FEATURE_INDEX] = batch[FEATURE_INDEX]
         return outputs
 
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self.last_evaluated_step = self.trainer.global_step
+
     def configure_optimizers(self):
         settings = self.optimizer_settings
-        optimizer = torch.optim.AdamW(
-            parameter_groups(self.student, settings.weight_decay),
-            lr=settings.learning_rate,
-            betas=(settings.beta1, settings.beta2),
-            eps=settings.adam_epsilon,
-        )
+        optimizer = build_adamw(self.student, settings)
         total_steps = self.trainer.estimated_stepping_batches
         if not math.isfinite(total_steps):
             raise ConfigError("trainer.max_epochs or trainer.max_steps must be set for the linear schedule.")

@@ -26,7 +26,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from lightning_distill.callbacks import MetricsFile
+from lightning_distill.config.checks import require_integer
 from lightning_distill.data.datamodule import SquadDataModule
 from lightning_distill.errors import ConfigError, LightningDistillError
 from lightning_distill.models.student import StudentBuild
@@ -194,18 +194,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if module.teacher_module_count():
             warnings.filterwarnings("ignore", message=eval_mode_warning(module.teacher_module_count()))
         trainer.fit(module, datamodule=datamodule)
-    _evaluate_final_model(trainer, module, datamodule, callbacks)
-    return _final_metrics(callbacks)
+    metrics = logged_metrics(trainer)
+    if _evaluate_final_model(trainer, module, datamodule):
+        metrics.update(logged_metrics(trainer))  # a new Lightning run starts from an empty record
+    return {**metrics, "epoch": trainer.current_epoch, "global_step": trainer.global_step}
 
 
-def _evaluate_final_model(trainer: pl.Trainer, module: DistillationModule, datamodule: SquadDataModule, callbacks: list[Any]) -> None:
+def _evaluate_final_model(trainer: pl.Trainer, module: DistillationModule, datamodule: SquadDataModule) -> bool:
     """Final metrics must describe the final model: step intervals need not end on the last step."""
-    metrics_file = next((callback for callback in callbacks if isinstance(callback, MetricsFile)), None)
-    if metrics_file is None or trainer.limit_val_batches == 0 or trainer.interrupted:
-        return
-    if metrics_file.last_evaluated_step() != trainer.global_step:
-        log.info("Evaluating the final model (step %d; the last evaluation was at step %s)", trainer.global_step, metrics_file.last_evaluated_step())
-        trainer.validate(module, datamodule=datamodule, verbose=False)
+    if trainer.limit_val_batches == 0 or trainer.interrupted or module.last_evaluated_step == trainer.global_step:
+        return False
+    log.info("Evaluating the final model (step %d; the last evaluation was at step %s)", trainer.global_step, module.last_evaluated_step)
+    trainer.validate(module, datamodule=datamodule, verbose=False)
+    return True
 
 
 def _check_evaluation_schedule(trainer: DictConfig) -> None:
@@ -222,8 +223,7 @@ def _check_evaluation_schedule(trainer: DictConfig) -> None:
             "(every N training steps) or a float in (0, 1] (a fraction of an epoch)."
         )
     every = trainer.get("check_val_every_n_epoch", 1)
-    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
-        raise ConfigError(f"trainer.check_val_every_n_epoch={every!r} must be null or an integer >= 1.")
+    require_integer("trainer.check_val_every_n_epoch", every, minimum=1, null_means="count steps across epochs")
     if every is None and not isinstance(interval, int):
         raise ConfigError(
             "trainer.check_val_every_n_epoch=null counts trainer.val_check_interval steps across epochs: "
@@ -260,8 +260,9 @@ def select_objectives(metrics: dict[str, float], objectives: Sequence[str] | Non
     return [float(metrics[name]) for name in objectives]
 
 
-def _final_metrics(callbacks: list[Any]) -> dict[str, float]:
-    for callback in callbacks:
-        if isinstance(callback, MetricsFile):
-            return dict(callback.final)
-    return {}
+def logged_metrics(trainer: pl.Trainer) -> dict[str, float]:
+    """The last value of every metric logged, from Lightning's own record, whichever callbacks ran.
+
+    The result a sweeper reads must not depend on a file-writing callback being configured.
+    """
+    return {name: float(value) for name, value in trainer.callback_metrics.items()}

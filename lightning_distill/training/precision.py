@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from lightning_distill.errors import ConfigError
+from lightning_distill.config.checks import require_choice
 
 AUTO = "auto"
 PRECISIONS = (AUTO, "32-true", "bf16-mixed", "16-mixed")
@@ -25,8 +25,7 @@ def resolve_precision(precision: object, accelerator: str = AUTO) -> str:
     value = str(precision)
     if value == "32":
         value = "32-true"
-    if value not in PRECISIONS:
-        raise ConfigError(f"trainer.precision={precision!r} must be one of {list(PRECISIONS)}.")
+    require_choice("trainer.precision", value, PRECISIONS)
     if value != AUTO:
         return value
     if accelerator in CPU_ACCELERATORS or not torch.cuda.is_available():

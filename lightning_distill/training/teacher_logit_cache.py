@@ -34,9 +34,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,6 +46,8 @@ import torch
 from filelock import FileLock
 from torch import nn
 
+from lightning_distill.atomic_files import staged_directory
+from lightning_distill.config.checks import require_bool, require_choice, require_integer
 from lightning_distill.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -74,16 +73,12 @@ class TeacherCacheSettings:
     build_device: str = "auto"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.enabled, bool):
-            raise ConfigError(f"teacher.cache.enabled={self.enabled!r} must be true or false.")
+        require_bool("teacher.cache.enabled", self.enabled)
         if self.enabled and not self.dir:
             raise ConfigError("teacher.cache.dir is not set: give a directory (or teacher.cache.enabled=false).")
-        if self.dtype not in STORAGE_DTYPES:
-            raise ConfigError(f"teacher.cache.dtype={self.dtype!r} must be one of {list(STORAGE_DTYPES)}.")
-        if not isinstance(self.build_batch_size, int) or isinstance(self.build_batch_size, bool) or self.build_batch_size < 1:
-            raise ConfigError(f"teacher.cache.build_batch_size={self.build_batch_size!r} must be an integer >= 1.")
-        if self.build_device not in BUILD_DEVICES:
-            raise ConfigError(f"teacher.cache.build_device={self.build_device!r} must be one of {list(BUILD_DEVICES)}.")
+        require_choice("teacher.cache.dtype", self.dtype, STORAGE_DTYPES)
+        require_integer("teacher.cache.build_batch_size", self.build_batch_size, minimum=1)
+        require_choice("teacher.cache.build_device", self.build_device, BUILD_DEVICES)
         if self.build_device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("teacher.cache.build_device=cuda but no CUDA device is available: use auto or cpu.")
 
@@ -133,12 +128,8 @@ class TeacherLogitCache:
                 return False
             start = time.perf_counter()
             teacher = load_teacher()
-            staging = Path(tempfile.mkdtemp(prefix=f".{self.path.name}-", dir=self.path.parent))
-            try:
+            with staged_directory(self.path) as staging:
                 self._write(teacher, features, staging)
-                os.rename(staging, self.path)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
             self.last_build_seconds = time.perf_counter() - start
             log.info("Built teacher-logit cache %s (%d features) in %.1f s", self.path, len(features), self.last_build_seconds)
             return True

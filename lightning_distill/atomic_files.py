@@ -1,0 +1,60 @@
+"""Files and directories that appear whole or not at all.
+
+Runs are killed (preemption, OOM, Ctrl-C) and trials share caches, so a half-written metrics file,
+predictions file, feature cache or checkpoint must never be visible under its final name: a reader
+would take it for the real thing. Everything is written beside its final place and renamed, which
+is atomic within one file system.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+def write_text_atomically(path: str | Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomically(path: str | Path, value: Any, *, allow_nan: bool = False) -> None:
+    """Strict JSON by default (no NaN), which every JSON reader accepts."""
+    write_text_atomically(path, json.dumps(value, ensure_ascii=False, indent=2, allow_nan=allow_nan) + "\n")
+
+
+@contextmanager
+def staged_directory(path: str | Path, *, replace: bool = False) -> Iterator[Path]:
+    """Yield an empty directory beside ``path`` that becomes ``path`` when the block succeeds.
+
+    With ``replace`` an existing ``path`` is swapped out (a newer checkpoint). Without it an
+    existing ``path`` wins: another process published the same content-keyed cache first, and
+    ours is discarded. A failing block leaves nothing behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        yield staging
+        if replace and path.exists():
+            shutil.rmtree(path)
+        try:
+            os.rename(staging, path)
+        except OSError:
+            if replace or not path.exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
