@@ -16,6 +16,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from typing_extensions import Self
+
 
 class FakeSigOpt:
     def __init__(self, token: str) -> None:
@@ -34,7 +36,7 @@ class FakeSigOpt:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def __enter__(self) -> FakeSigOpt:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
@@ -71,19 +73,31 @@ class FakeSigOpt:
         if not body.get("parameters") or not body.get("metrics"):
             return 400, {"message": "parameters and metrics are required"}
         experiment_id = str(len(self.experiments) + 1)
-        experiment = {**body, "id": experiment_id, "object": "experiment", "state": "active",
-                      "parameters": [{**p, "object": "parameter"} for p in body["parameters"]],
-                      "metrics": [{**m, "object": "metric"} for m in body["metrics"]]}
+        experiment = {
+            **body,
+            "id": experiment_id,
+            "object": "experiment",
+            "state": "active",
+            "parameters": [{**p, "object": "parameter"} for p in body["parameters"]],
+            "metrics": [{**m, "object": "metric"} for m in body["metrics"]],
+        }
         self.experiments[experiment_id] = experiment
         return 200, experiment
 
     def _suggest(self, experiment: dict[str, Any]) -> dict[str, Any]:
         assignments = {p["name"]: self._sample(p) for p in experiment["parameters"]}
         suggestion_id = str(1000 + len(self.open_suggestions) + len(self.observations))
-        suggestion = {"object": "suggestion", "id": suggestion_id, "assignments": assignments, "state": "open",
-                      "experiment": experiment["id"]}
+        suggestion = {
+            "object": "suggestion",
+            "id": suggestion_id,
+            "assignments": assignments,
+            "state": "open",
+            "experiment": experiment["id"],
+        }
         self.open_suggestions[suggestion_id] = suggestion
-        self.max_open = max(self.max_open, sum(s["experiment"] == experiment["id"] for s in self.open_suggestions.values()))
+        self.max_open = max(
+            self.max_open, sum(s["experiment"] == experiment["id"] for s in self.open_suggestions.values())
+        )
         return suggestion
 
     def _sample(self, parameter: dict[str, Any]) -> Any:
@@ -106,9 +120,15 @@ class FakeSigOpt:
         if not body.get("failed") and sorted(v["name"] for v in body.get("values", [])) != names:
             self.open_suggestions[suggestion["id"]] = suggestion
             return 400, {"message": f"values must name every metric {names}"}
-        observation = {"object": "observation", "id": str(len(self.observations) + 1), "experiment": experiment["id"],
-                       "suggestion": suggestion["id"], "assignments": suggestion["assignments"],
-                       "failed": bool(body.get("failed")), "values": body.get("values", [])}
+        observation = {
+            "object": "observation",
+            "id": str(len(self.observations) + 1),
+            "experiment": experiment["id"],
+            "suggestion": suggestion["id"],
+            "assignments": suggestion["assignments"],
+            "failed": bool(body.get("failed")),
+            "values": body.get("values", []),
+        }
         self.observations.append(observation)
         return 200, observation
 

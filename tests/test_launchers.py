@@ -112,12 +112,12 @@ def _code_lines() -> list[str]:
 
 
 def _train_commands() -> list[list[str]]:
-    """The overrides of every ``python train.py -m ...`` in the README's code blocks."""
+    """The overrides of every ``python train.py ...`` in the README's code blocks (``-m`` dropped)."""
     commands = []
     for line in _code_lines():
-        if "python train.py -m" in line:
-            tokens = shlex.split(line[line.index("python train.py -m"):].split("#")[0])
-            commands.append(tokens[3:])
+        if "python train.py " in line:
+            tokens = shlex.split(line[line.index("python train.py ") :].split("#")[0])
+            commands.append([token for token in tokens[2:] if token != "-m"])
     return commands
 
 
@@ -139,7 +139,9 @@ def test_launcher_keys_used_by_the_readme_exist():
         _compose(["hydra/launcher=ray", "hydra.launcher.ray.remote.num_gpus=1"])
 
 
-@pytest.mark.skipif(not (has_ray_launcher and has_sigopt_sweeper), reason="needs hydra-ray-launcher and the sigopt sweeper")
+@pytest.mark.skipif(
+    not (has_ray_launcher and has_sigopt_sweeper), reason="needs hydra-ray-launcher and the sigopt sweeper"
+)
 def test_every_readme_train_command_composes():
     commands = _train_commands()
     assert len(commands) >= 4, commands

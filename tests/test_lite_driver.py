@@ -5,18 +5,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec
-from hydra_plugins.sigopt_sweeper._journal import COMPLETED, FAILED, Observation
-from hydra_plugins.sigopt_sweeper._lite_driver import LiteDriver
-from hydra_plugins.sigopt_sweeper._metrics import parse_metrics
-from hydra_plugins.sigopt_sweeper._search_space import parse_search_space
+from hydra_plugins.sigopt_sweeper.api import (
+    COMPLETED,
+    FAILED,
+    ExperimentSpec,
+    LiteDriver,
+    Observation,
+    parse_metrics,
+    parse_search_space,
+)
 
 SPACE = parse_search_space({"width": "int(interval(1, 8))", "quality": "interval(0.0, 1.0)"})
-METRICS = parse_metrics([
-    {"name": "exact", "objective": "maximize", "strategy": "optimize", "threshold": 20.0},
-    {"name": "num_params", "objective": "minimize", "strategy": "optimize"},
-    {"name": "f1", "objective": "maximize", "strategy": "store"},
-])
+METRICS = parse_metrics(
+    [
+        {"name": "exact", "objective": "maximize", "strategy": "optimize", "threshold": 20.0},
+        {"name": "num_params", "objective": "minimize", "strategy": "optimize"},
+        {"name": "f1", "objective": "maximize", "strategy": "store"},
+    ]
+)
 SPEC = ExperimentSpec("test", SPACE, METRICS, budget=30, parallel_bandwidth=3)
 
 
@@ -24,8 +30,13 @@ def observed(trial, width, quality, failed=False):
     if failed:
         return Observation(trial, str(trial), {"width": width, "quality": quality}, FAILED, reason="cuda_oom: x")
     exact = 100 * quality - 5 * width
-    return Observation(trial, str(trial), {"width": width, "quality": quality}, COMPLETED,
-                       {"exact": exact, "num_params": 1000.0 * width, "f1": exact + 1})
+    return Observation(
+        trial,
+        str(trial),
+        {"width": width, "quality": quality},
+        COMPLETED,
+        {"exact": exact, "num_params": 1000.0 * width, "f1": exact + 1},
+    )
 
 
 def driver_with_history(size, **kwargs):
@@ -36,7 +47,9 @@ def driver_with_history(size, **kwargs):
     return driver
 
 
-@pytest.mark.parametrize(("lie", "exact", "params"), [("mean", 40.0, 3000.0), ("worst", 30.0, 4000.0), ("best", 50.0, 2000.0)])
+@pytest.mark.parametrize(
+    ("lie", "exact", "params"), [("mean", 40.0, 3000.0), ("worst", 30.0, 4000.0), ("best", 50.0, 2000.0)]
+)
 def test_lie_values(lie, exact, params):
     driver = LiteDriver(SPEC, lie=lie)
     history = [observed(0, 2, 0.6), observed(1, 4, 0.5), observed(2, 1, 0.1, failed=True)]

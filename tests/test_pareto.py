@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from hydra_plugins.sigopt_sweeper._metrics import Metric
-from hydra_plugins.sigopt_sweeper._pareto import dominates, pareto_front
+from hydra_plugins.sigopt_sweeper._metrics import Metric, dominates, pareto_front
 
 EXACT = Metric("exact", "maximize", "optimize", threshold=50.0)
 PARAMS = Metric("num_params", "minimize", "optimize")
@@ -17,13 +16,13 @@ def point(exact, params, f1=0.0):
 
 def test_front_keeps_the_efficient_points_only():
     points = [
-        point(67.0, 66e6),   # 0 baseline-like
-        point(60.0, 30e6),   # 1 smaller, worse: efficient
+        point(67.0, 66e6),  # 0 baseline-like
+        point(60.0, 30e6),  # 1 smaller, worse: efficient
         point(70.0, 120e6),  # 2 bigger, better: efficient
-        point(65.0, 70e6),   # 3 dominated by 0
-        point(58.0, 30e6),   # 4 dominated by 1 (same size, worse)
-        point(50.0, 10e6),   # 5 at the threshold: not a candidate
-        point(49.0, 5e6),    # 6 below the threshold
+        point(65.0, 70e6),  # 3 dominated by 0
+        point(58.0, 30e6),  # 4 dominated by 1 (same size, worse)
+        point(50.0, 10e6),  # 5 at the threshold: not a candidate
+        point(49.0, 5e6),  # 6 below the threshold
     ]
     assert pareto_front(points, METRICS) == [0, 1, 2]
 

@@ -11,15 +11,25 @@ TOKEN = "fake-token-5f3a9c1e77d2"
 
 
 def api_sweep(sweep_dir, server, *overrides, token=TOKEN):
-    return app_sweep(sweep_dir, "hydra.sweeper.driver=api", *overrides, SIGOPT_API_TOKEN=token, SIGOPT_API_URL=server.url)
+    return app_sweep(
+        sweep_dir, "hydra.sweeper.driver=api", *overrides, SIGOPT_API_TOKEN=token, SIGOPT_API_URL=server.url
+    )
 
 
 def test_api_sweep_creates_experiment_from_config_and_reports_everything(tmp_path):
     sweep_dir = tmp_path / "sweep"
     with FakeSigOpt(TOKEN) as server:
-        result = api_sweep(sweep_dir, server, "hydra.sweeper.budget=6", "hydra.sweeper.parallelism=2",
-                           "duration=0.2", "oom_jobs=[2]", "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2",
-                           "+hydra.launcher.ray.init.include_dashboard=false")
+        result = api_sweep(
+            sweep_dir,
+            server,
+            "hydra.sweeper.budget=6",
+            "hydra.sweeper.parallelism=2",
+            "duration=0.2",
+            "oom_jobs=[2]",
+            "hydra/launcher=ray",
+            "+hydra.launcher.ray.init.num_cpus=2",
+            "+hydra.launcher.ray.init.include_dashboard=false",
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         (experiment,) = server.experiments.values()
         assert experiment["observation_budget"] == 6 and experiment["parallel_bandwidth"] == 2
@@ -69,4 +79,7 @@ def test_unknown_experiment_id_is_a_clear_error(tmp_path):
     with FakeSigOpt(TOKEN) as server:
         result = api_sweep(tmp_path / "sweep", server, "hydra.sweeper.experiment_id=404404")
     assert result.returncode == 2
-    assert "SigOpt has no such experiment to attach to (HTTP 404): check hydra.sweeper.experiment_id" in result.stdout + result.stderr
+    assert (
+        "SigOpt has no such experiment to attach to (HTTP 404): check hydra.sweeper.experiment_id"
+        in result.stdout + result.stderr
+    )

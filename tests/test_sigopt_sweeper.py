@@ -17,9 +17,17 @@ from conftest import REPO_ROOT
 
 TESTS_DIR = Path(__file__).resolve().parent
 SWEEP_APP = TESTS_DIR / "sweep_app" / "app.py"
-FAULTS = ["+callbacks.fault._target_=fault_injection.FaultInjection", "+callbacks.fault.job_num=${hydra:job.num}",
-          "+callbacks.fault.cuda_oom_jobs=[1]", "+callbacks.fault.nan_jobs=[2]"]
-LOCAL_RAY = ["hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2", "+hydra.launcher.ray.init.include_dashboard=false"]
+FAULTS = [
+    "+callbacks.fault._target_=fault_injection.FaultInjection",
+    "+callbacks.fault.job_num=${hydra:job.num}",
+    "+callbacks.fault.cuda_oom_jobs=[1]",
+    "+callbacks.fault.nan_jobs=[2]",
+]
+LOCAL_RAY = [
+    "hydra/launcher=ray",
+    "+hydra.launcher.ray.init.num_cpus=2",
+    "+hydra.launcher.ray.init.include_dashboard=false",
+]
 
 
 @pytest.fixture(scope="module")
@@ -28,21 +36,44 @@ def cache_dir(tmp_path_factory):
 
 
 def sweep_env(**extra):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "RAY_DEDUP_LOGS": "0",
-           "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "RAY_DEDUP_LOGS": "0",
+        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+    }
     env.pop("SIGOPT_API_TOKEN", None)
     env.update(extra)
     return env
 
 
 def run(args, timeout=600, **env):
-    return subprocess.run([sys.executable, *map(str, args)], cwd=REPO_ROOT, env=sweep_env(**env),
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, *map(str, args)],
+        cwd=REPO_ROOT,
+        env=sweep_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def smoke_sweep(sweep_dir, cache_dir, *extra):
-    return run(["train.py", "-m", "experiment=smoke", "hparams_search=sigopt_smoke", "logger=[]",
-                f"hydra.sweep.dir={sweep_dir}", f"paths.cache_dir={cache_dir}", *FAULTS, *extra])
+    return run(
+        [
+            "train.py",
+            "-m",
+            "experiment=smoke",
+            "hparams_search=sigopt_smoke",
+            "logger=[]",
+            f"hydra.sweep.dir={sweep_dir}",
+            f"paths.cache_dir={cache_dir}",
+            *FAULTS,
+            *extra,
+        ]
+    )
 
 
 def observations(sweep_dir):
@@ -108,7 +139,10 @@ def test_sigkill_mid_sweep_then_resume_loses_and_repeats_nothing(tmp_path):
     budget = 8
     process = subprocess.Popen(
         [sys.executable, str(SWEEP_APP), "-m", "duration=0.5", f"hydra.sweeper.budget={budget}"],
-        cwd=REPO_ROOT, env=sweep_env(SWEEP_DIR=str(sweep_dir)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO_ROOT,
+        env=sweep_env(SWEEP_DIR=str(sweep_dir)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -143,8 +177,14 @@ def test_async_ray_workers_stay_busy_with_mixed_trial_durations(tmp_path):
     """
     sweep_dir = tmp_path / "sweep"
     padding = [f"+hydra.sweeper.params.pad{index}='interval(0, 1)'" for index in range(4)]
-    result = app_sweep(sweep_dir, "duration=choice(1, 5)", "hydra.sweeper.budget=10", "hydra.sweeper.parallelism=2",
-                       *padding, *LOCAL_RAY)
+    result = app_sweep(
+        sweep_dir,
+        "duration=choice(1, 5)",
+        "hydra.sweeper.budget=10",
+        "hydra.sweeper.parallelism=2",
+        *padding,
+        *LOCAL_RAY,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     records = sorted(observations(sweep_dir), key=lambda record: record["started_at"])
     durations = [round(record["duration_s"]) for record in records]
@@ -152,10 +192,12 @@ def test_async_ray_workers_stay_busy_with_mixed_trial_durations(tmp_path):
     start, end = records[0]["started_at"], max(record["finished_at"] for record in records)
     busy = sum(record["finished_at"] - record["started_at"] for record in records)
     gaps = _worker_gaps(records, workers=2)
-    batch_makespan = sum(max(durations[i:i + 2]) for i in range(0, len(durations), 2))
-    print(f"\nutilization {busy / (2 * (end - start)):.1%} over {end - start:.1f} s "
-          f"(batch-synchronous: {batch_makespan} s of trials alone); gaps: median {sorted(gaps)[len(gaps) // 2]:.2f} s, "
-          f"max {max(gaps):.2f} s")
+    batch_makespan = sum(max(durations[i : i + 2]) for i in range(0, len(durations), 2))
+    print(
+        f"\nutilization {busy / (2 * (end - start)):.1%} over {end - start:.1f} s "
+        f"(batch-synchronous: {batch_makespan} s of trials alone); gaps: median {sorted(gaps)[len(gaps) // 2]:.2f} s, "
+        f"max {max(gaps):.2f} s"
+    )
     assert max(gaps) < 2.0, "a freed worker waited for others"
     if batch_makespan - sum(durations) / 2 > 4:  # the mix makes batches idle for seconds
         assert end - start < batch_makespan
@@ -192,6 +234,12 @@ def test_task_without_the_configured_metric_stops_the_sweep_clearly(tmp_path):
         ("hydra.sweeper.blas_threads=0", "hydra.sweeper.blas_threads=0 must be null or an integer >= 1"),
         ("hydra.sweeper.lie=optimistic", "hydra.sweeper.lie='optimistic' must be one of"),
         ("hydra.sweeper.keep_checkpoints=some", "hydra.sweeper.keep_checkpoints='some' must be one of"),
+        ("hydra.sweeper.keep_checkpoints=pareto", "hydra.sweeper.checkpoint_dir (the checkpoint's subdirectory"),
+        (
+            "hydra.sweeper.metrics.0.objective=up",
+            "hydra.sweeper.metrics[0].objective='up' must be one of ['maximize', ",
+        ),
+        ("hydra.sweeper.metrics=[]", "hydra.sweeper.metrics is empty"),
     ],
 )
 def test_bad_sweeper_input_is_a_clear_error_before_trials(tmp_path, override, message):
@@ -204,11 +252,40 @@ def test_bad_sweeper_input_is_a_clear_error_before_trials(tmp_path, override, me
         assert not list((tmp_path / "sweep").glob("*/runs.log")), "no trial ran"
 
 
+def test_sweeper_without_metrics_fails_before_preparing_anything(tmp_path):
+    """Without a preset the sweeper has no metrics: one clear line before the shared data is built."""
+    result = run(
+        [
+            "train.py",
+            "-m",
+            "hydra/sweeper=sigopt",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}",
+            f"paths.cache_dir={tmp_path / 'cache'}",
+        ],
+        timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-2000:]
+    assert "hydra.sweeper.metrics is empty" in output and "hparams_search=sigopt" in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "cache").exists(), "no featurization or teacher cache was started"
+
+
 def test_same_search_space_runs_under_optuna_multi_objective(tmp_path, cache_dir):
     sweep_dir = tmp_path / "sweep"
-    result = run(["train.py", "-m", "experiment=smoke", "hparams_search=optuna_pareto", "logger=[]",
-                  "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", f"hydra.sweep.dir={sweep_dir}",
-                  f"paths.cache_dir={cache_dir}"])
+    result = run(
+        [
+            "train.py",
+            "-m",
+            "experiment=smoke",
+            "hparams_search=optuna_pareto",
+            "logger=[]",
+            "hydra.sweeper.n_trials=2",
+            "hydra.sweeper.n_jobs=2",
+            f"hydra.sweep.dir={sweep_dir}",
+            f"paths.cache_dir={cache_dir}",
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
     summary = (sweep_dir / "optimization_results.yaml").read_text()
     assert "best_trials" in summary or "solutions" in summary

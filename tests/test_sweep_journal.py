@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from hydra_plugins.sigopt_sweeper._journal import COMPLETED, FAILED, Journal, Observation, Trial
+from hydra_plugins.sigopt_sweeper._journal import Journal
+from hydra_plugins.sigopt_sweeper._trial import COMPLETED, FAILED, Observation, Trial
 
 
 def test_pending_trials_and_observations_round_trip(tmp_path):
@@ -30,7 +31,9 @@ def test_corrupted_lines_are_skipped_with_a_warning_and_the_rest_kept(tmp_path, 
     with journal.path.open("a") as handle:
         handle.write('{"event": "observation", "trial": 0, "sugg\n')  # torn by a crash
         handle.write("not json at all\n")
-        handle.write('{"event": "observation", "trial": 9, "status": "exploded", "suggestion_id": "s", "assignments": {}}\n')
+        handle.write(
+            '{"event": "observation", "trial": 9, "status": "exploded", "suggestion_id": "s", "assignments": {}}\n'
+        )
     journal.record_suggestion(Trial(1, "s1", {"x": 1}))
     journal.record_observation(Observation(1, "s1", {"x": 1}, COMPLETED, {"exact": 1.0}))
     with caplog.at_level(logging.WARNING):

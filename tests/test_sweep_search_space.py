@@ -5,22 +5,24 @@ from __future__ import annotations
 import pytest
 from conftest import REPO_ROOT
 from hydra import compose, initialize_config_dir
+from hydra.types import RunMode
 
-from hydra_plugins.sigopt_sweeper._errors import SweepConfigError
-from hydra_plugins.sigopt_sweeper._search_space import parse_search_space
+from hydra_plugins.sigopt_sweeper.api import SweepConfigError, parse_search_space
 
 
 def test_interval_kinds_map_to_sigopt_types():
-    space = parse_search_space({
-        "a": "interval(0, 1)",
-        "b": "int(interval(1, 20))",
-        "c": "tag(log, interval(2e-6, 0.1))",
-        "d": "choice(4, 8, 16)",
-        "e": "choice(0.1, 0.5)",
-        "f": "choice(adamw, sgd)",
-        "g": "range(1, 7, 2)",
-        "h": "3",
-    })
+    space = parse_search_space(
+        {
+            "a": "interval(0, 1)",
+            "b": "int(interval(1, 20))",
+            "c": "tag(log, interval(2e-6, 0.1))",
+            "d": "choice(4, 8, 16)",
+            "e": "choice(0.1, 0.5)",
+            "f": "choice(adamw, sgd)",
+            "g": "range(1, 7, 2)",
+            "h": "3",
+        }
+    )
     by_name = {spec["name"]: spec for spec in space.to_sigopt()}
     assert by_name["a"] == {"name": "a", "type": "double", "bounds": {"min": 0.0, "max": 1.0}}
     assert by_name["b"] == {"name": "b", "type": "int", "bounds": {"min": 1, "max": 20}}
@@ -33,7 +35,10 @@ def test_interval_kinds_map_to_sigopt_types():
 
 
 def test_assignments_become_overrides_hydra_parses_back_exactly():
-    space = parse_search_space({"lr": "tag(log, interval(1e-6, 1e-1))", "n": "int(interval(1, 20))", "opt": "choice(adamw, sgd)"}, ["trainer.max_epochs=3"])
+    space = parse_search_space(
+        {"lr": "tag(log, interval(1e-6, 1e-1))", "n": "int(interval(1, 20))", "opt": "choice(adamw, sgd)"},
+        ["trainer.max_epochs=3"],
+    )
     overrides = space.overrides({"lr": 3.0000000000000004e-05, "n": 7, "opt": "sgd"})
     assert overrides == ["trainer.max_epochs=3", "lr=3.0000000000000004e-05", "n=7", "opt=sgd"]
 
@@ -70,21 +75,31 @@ def test_table2_config_is_the_spec_space():
     specs = {spec["name"]: spec for spec in space.to_sigopt()}
     assert len(specs) == 18
     assert {name for name, spec in specs.items() if spec.get("transformation") == "log"} == {
-        "optimizer.learning_rate", "optimizer.adam_epsilon", "optimizer.weight_decay"}
+        "optimizer.learning_rate",
+        "optimizer.adam_epsilon",
+        "optimizer.weight_decay",
+    }
     assert specs["student.n_layers"]["bounds"] == {"min": 1, "max": 20}
     assert specs["student.n_heads"]["bounds"] == {"min": 1, "max": 12}
     assert specs["optimizer.learning_rate"]["bounds"] == {"min": 2e-6, "max": 0.1}
     assert specs["optimizer.weight_decay"]["bounds"] == {"min": 8.3e-7, "max": 0.018}
     assert specs["distillation.temperature"]["bounds"] == {"min": 1.0, "max": 10.0}
     ints = {name for name, spec in specs.items() if spec["type"] == "int"}
-    assert ints == {"student.n_layers", "student.n_heads", "student.pruning_seed", "optimizer.warmup_steps",
-                    "data.train_batch_size", "data.eval_batch_size"}
+    assert ints == {
+        "student.n_layers",
+        "student.n_heads",
+        "student.pruning_seed",
+        "optimizer.warmup_steps",
+        "data.train_batch_size",
+        "data.eval_batch_size",
+    }
 
 
 @pytest.mark.parametrize(
     ("overrides", "sweeper", "n_layers_max"),
     [
         (["hydra/sweeper=sigopt"], "SigOptSweeper", 20),
+        (["hparams_search=sigopt"], "SigOptSweeper", 20),
         (["experiment=smoke", "hparams_search=sigopt_smoke"], "SigOptSweeper", 3),
         (["experiment=offline", "hparams_search=sigopt_offline"], "SigOptSweeper", 20),
         (["hparams_search=optuna_pareto"], "OptunaSweeper", 20),
@@ -98,3 +113,11 @@ def test_sweep_presets_compose_with_their_search_space(overrides, sweeper, n_lay
     space = parse_search_space(dict(params))
     n_layers = next(p for p in space.parameters if p.name == "student.n_layers")
     assert n_layers.bounds == (1, n_layers_max)
+
+
+@pytest.mark.parametrize("preset", sorted(path.stem for path in (REPO_ROOT / "conf" / "hparams_search").glob("*.yaml")))
+def test_sweep_presets_sweep_without_dash_m(preset):
+    """Forgetting ``-m`` must not silently train one model with the preset's defaults."""
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[f"hparams_search={preset}"], return_hydra_config=True)
+    assert cfg.hydra.mode == RunMode.MULTIRUN

@@ -14,9 +14,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from hydra_plugins.sigopt_sweeper._errors import SigOptAccessError, SweepConfigError
 from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec, Suggestion, sigopt_values
-from hydra_plugins.sigopt_sweeper._journal import Observation
+from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
+from hydra_plugins.sigopt_sweeper._trial import Observation
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +24,18 @@ UNAUTHORIZED = (401, 403)
 NOT_FOUND = 404
 
 
+class SigOptAccessError(RuntimeError):
+    """The SigOpt service refused us (bad/expired token, wrong API URL, unknown experiment)."""
+
+
 class ApiDriver:
     name = "api"
     prefetch = False
     """An extra open suggestion would exceed the experiment's parallel bandwidth."""
 
-    def __init__(self, spec: ExperimentSpec, token: str, *, token_env: str, api_url: str | None, project: str | None) -> None:
+    def __init__(
+        self, spec: ExperimentSpec, token: str, *, token_env: str, api_url: str | None, project: str | None
+    ) -> None:
         from sigopt import Connection
 
         self.spec = spec
@@ -65,7 +71,11 @@ class ApiDriver:
             try:
                 self.observe(observation)
             except Exception as error:  # noqa: BLE001 - already known to the service is fine
-                log.warning("trial %d: re-reporting its observation failed (%s); assuming SigOpt has it", observation.trial, error)
+                log.warning(
+                    "trial %d: re-reporting its observation failed (%s); assuming SigOpt has it",
+                    observation.trial,
+                    error,
+                )
             newly.append(observation.trial)
         return newly
 
@@ -115,6 +125,8 @@ class ApiDriver:
                 raise SigOptAccessError(
                     f"SigOpt has no such experiment to {action} (HTTP 404): check hydra.sweeper.experiment_id."
                 ) from None
-            raise SigOptAccessError(f"SigOpt could not {action} the experiment (HTTP {error.status_code}): {error}") from None
+            raise SigOptAccessError(
+                f"SigOpt could not {action} the experiment (HTTP {error.status_code}): {error}"
+            ) from None
         except ConnectionException as error:
             raise SigOptAccessError(f"cannot reach SigOpt at {self.api_url}: {str(error).splitlines()[-1]}") from None

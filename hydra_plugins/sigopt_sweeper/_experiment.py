@@ -1,14 +1,18 @@
-"""What both drivers share: the experiment definition and the optimizer interface the sweep uses."""
+"""What both drivers share: the experiment the sweeper config defines, and the optimizer
+interface the sweep uses."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hydra_plugins.sigopt_sweeper._journal import Observation
-from hydra_plugins.sigopt_sweeper._metrics import Metric
-from hydra_plugins.sigopt_sweeper._search_space import SearchSpace
+from omegaconf import DictConfig, OmegaConf
+
+from hydra_plugins.sigopt_sweeper._metrics import Metric, parse_metrics
+from hydra_plugins.sigopt_sweeper._search_space import SearchSpace, parse_search_space
+from hydra_plugins.sigopt_sweeper._settings import read_settings
+from hydra_plugins.sigopt_sweeper._trial import Observation
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,15 @@ class ExperimentSpec:
             "observation_budget": self.budget,
             "parallel_bandwidth": self.parallel_bandwidth,
         }
+
+
+def read_sweep_config(sweeper: DictConfig, arguments: Iterable[str]) -> tuple[DictConfig, ExperimentSpec]:
+    """``hydra.sweeper`` and the command line's overrides, checked: the settings and the experiment they define."""
+    settings = read_settings(sweeper)
+    params = OmegaConf.to_container(settings.params) if settings.params is not None else None
+    space = parse_search_space(params, arguments)
+    metrics = parse_metrics([OmegaConf.to_container(metric) for metric in settings.metrics or []])
+    return settings, ExperimentSpec(settings.experiment_name, space, metrics, settings.budget, settings.parallelism)
 
 
 @dataclass(frozen=True)

@@ -16,39 +16,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec
+from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
+from hydra_plugins.sigopt_sweeper._trial import COMPLETED, FAILED, Observation, Trial
+
 log = logging.getLogger(__name__)
 
 JOURNAL_NAME = "journal.jsonl"
-COMPLETED = "completed"
-FAILED = "failed"
-
-
-@dataclass
-class Trial:
-    number: int
-    suggestion_id: str
-    assignments: dict[str, Any]
-    overrides: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Observation:
-    trial: int
-    suggestion_id: str
-    assignments: dict[str, Any]
-    status: str
-    values: dict[str, float] = field(default_factory=dict)
-    reason: str | None = None
-    duration_s: float | None = None
-    started_at: float | None = None
-    finished_at: float | None = None
-    output_dir: str | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    """Everything the task returned (the configured metrics are in ``values``)."""
-
-    @property
-    def failed(self) -> bool:
-        return self.status == FAILED
 
 
 @dataclass
@@ -67,6 +41,16 @@ class JournalState:
     @property
     def next_trial_number(self) -> int:
         return max(self.trials, default=-1) + 1
+
+
+def sweep_header(driver: str, experiment_id: str, spec: ExperimentSpec) -> dict[str, Any]:
+    """What a resumed sweep must agree with: the driver, the experiment and the fixed overrides."""
+    return {
+        "driver": driver,
+        "experiment_id": experiment_id,
+        "experiment": spec.to_sigopt(),
+        "fixed": [list(entry) for entry in spec.space.fixed],
+    }
 
 
 class Journal:
@@ -109,6 +93,36 @@ class Journal:
                 except (ValueError, KeyError, TypeError) as error:
                     state.skipped_lines += 1
                     log.warning("%s:%d: skipping unreadable journal line (%s): %.120s", self.path, number, error, line)
+        return state
+
+    def state_to_resume(self, spec: ExperimentSpec, driver: str, *, resume: bool) -> JournalState:
+        """What a sweep of ``spec`` in this directory starts from: nothing, or (with ``resume``) the journal.
+
+        A journal is never overwritten, nor resumed by another driver or with other parameters or metrics.
+        """
+        if not self.exists():
+            return JournalState()
+        state = self.load()
+        if not resume:
+            raise SweepConfigError(
+                f"{self.path.parent} already holds a sweep journal ({len(state.observations)} observations). Pass "
+                "hydra.sweeper.resume=true to continue it, or choose another hydra.sweep.dir; nothing was overwritten."
+            )
+        header = state.header
+        if header is None:
+            return state
+        if header["driver"] != driver:
+            raise SweepConfigError(
+                f"{self.path} was written by the {header['driver']} driver, this run uses {driver}; "
+                f"set hydra.sweeper.driver={header['driver']} to resume it."
+            )
+        recorded, current = header["experiment"], spec.to_sigopt()
+        for key in ("parameters", "metrics"):
+            if recorded[key] != current[key]:
+                raise SweepConfigError(
+                    f"hydra.sweeper {key} differ from the journaled sweep in {self.path}; resume with the same "
+                    "search space and metrics, or start a new sweep in another hydra.sweep.dir."
+                )
         return state
 
 

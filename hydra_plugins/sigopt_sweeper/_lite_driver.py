@@ -29,14 +29,13 @@ from typing import Any
 import numpy
 from threadpoolctl import threadpool_limits
 
-from hydra_plugins.sigopt_sweeper._errors import SweepConfigError
 from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec, Suggestion, sigopt_values
-from hydra_plugins.sigopt_sweeper._journal import Observation
-from hydra_plugins.sigopt_sweeper._numpy_compat import ensure_numpy_product
+from hydra_plugins.sigopt_sweeper._settings import SweepConfigError, choice
+from hydra_plugins.sigopt_sweeper._trial import Observation
+from hydra_plugins.sigopt_sweeper.config import Lie, Objective
 
 log = logging.getLogger(__name__)
 
-LIES = ("mean", "worst", "best")
 LITE_EXPERIMENT_ID = "lite"
 
 
@@ -45,15 +44,14 @@ class LiteDriver:
     prefetch = True
     """Suggestions are computed here, in seconds: worth computing while trials run."""
 
-    def __init__(self, spec: ExperimentSpec, lie: str = "mean", seed: int | None = None, blas_threads: int | None = 1) -> None:
-        if lie not in LIES:
-            raise SweepConfigError(f"hydra.sweeper.lie={lie!r} must be one of {list(LIES)}.")
-        if blas_threads is not None and (not isinstance(blas_threads, int) or blas_threads < 1):
-            raise SweepConfigError(f"hydra.sweeper.blas_threads={blas_threads} must be null or an integer >= 1.")
-        ensure_numpy_product()
+    def __init__(
+        self, spec: ExperimentSpec, lie: Lie | str = "mean", seed: int | None = None, blas_threads: int | None = 1
+    ) -> None:
+        """``lie``: a ``Lie`` or its name; ``blas_threads``: null or >= 1 (checked with the sweeper's settings)."""
+        _ensure_numpy_product()
         self.blas_threads = blas_threads
         self.spec = spec
-        self.lie = lie
+        self.lie = choice(lie, Lie, "lie")
         self.history: list[Observation] = []
         self._hyperparameters: Any = None
         self._suggestions = 0
@@ -128,13 +126,23 @@ class LiteDriver:
         lies = {}
         for metric in self.spec.metrics:
             values = [observation.values[metric.name] for observation in completed]
-            if self.lie == "mean":
+            if self.lie == Lie.mean.value:
                 lies[metric.name] = statistics.fmean(values)
             else:
-                best = max(values) if metric.objective == "maximize" else min(values)
-                worst = min(values) if metric.objective == "maximize" else max(values)
-                lies[metric.name] = best if self.lie == "best" else worst
+                best = max(values) if metric.objective == Objective.maximize.value else min(values)
+                worst = min(values) if metric.objective == Objective.maximize.value else max(values)
+                lies[metric.name] = best if self.lie == Lie.best.value else worst
         return lies
+
+
+def _ensure_numpy_product() -> None:
+    """libsigopt (lite's engine) still calls ``numpy.product``, which numpy 2 removed.
+
+    pandas 3 needs numpy >= 2, so pinning numpy < 2 is not an option; the alias is exactly the old
+    function's meaning (``product`` was a deprecated synonym of ``prod``). Applied only when missing.
+    """
+    if not hasattr(numpy, "product"):
+        numpy.product = numpy.prod  # type: ignore[attr-defined]
 
 
 def _lite_id() -> str:

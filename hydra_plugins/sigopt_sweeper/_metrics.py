@@ -1,4 +1,11 @@
-"""The sweep's metrics: validated config, SigOpt metric specs, and values read from a trial's return."""
+"""The sweep's metrics: validated config, SigOpt metric specs, values read from a trial's return,
+and the Pareto-efficient set they define.
+
+The front is like SigOpt's best assignments for a multimetric experiment with thresholds: only
+points that meet every threshold compete (a QA model answering "no answer" to everything scores
+~50 exact and is not a useful small model, however small), and a point stays unless another one
+is at least as good on every optimized metric and strictly better on one.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hydra_plugins.sigopt_sweeper._errors import SweepConfigError
-
-OBJECTIVES = ("maximize", "minimize")
-STRATEGIES = ("optimize", "store")
+from hydra_plugins.sigopt_sweeper._settings import SweepConfigError, choice
+from hydra_plugins.sigopt_sweeper.config import Objective, Strategy
 
 
 @dataclass(frozen=True)
@@ -22,7 +27,7 @@ class Metric:
 
     @property
     def optimized(self) -> bool:
-        return self.strategy == "optimize"
+        return self.strategy == Strategy.optimize.value
 
     def to_sigopt(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"name": self.name, "objective": self.objective, "strategy": self.strategy}
@@ -32,27 +37,29 @@ class Metric:
 
     def better(self, a: float, b: float) -> bool:
         """True when ``a`` is strictly better than ``b`` for this metric."""
-        return a > b if self.objective == "maximize" else a < b
+        return a > b if self.objective == Objective.maximize.value else a < b
 
     def meets_threshold(self, value: float) -> bool:
         if self.threshold is None:
             return True
-        return value > self.threshold if self.objective == "maximize" else value < self.threshold
+        return value > self.threshold if self.objective == Objective.maximize.value else value < self.threshold
 
 
 def parse_metrics(entries: Sequence[Mapping[str, Any]]) -> tuple[Metric, ...]:
+    if not entries:
+        raise SweepConfigError(
+            "hydra.sweeper.metrics is empty: list the metrics of the task's returned dict that the sweep optimizes "
+            "(one or two) and stores, e.g. [{name: accuracy, objective: maximize}], or select a preset that does "
+            "(in lightning-distill: python train.py hparams_search=sigopt)."
+        )
     metrics = []
     for index, entry in enumerate(entries):
         key = f"hydra.sweeper.metrics[{index}]"
         name = entry.get("name")
         if not name:
             raise SweepConfigError(f"{key}.name is empty: name the key of the metric in the task's returned dict.")
-        objective = entry.get("objective") or "maximize"
-        strategy = entry.get("strategy") or "optimize"
-        if objective not in OBJECTIVES:
-            raise SweepConfigError(f"{key}.objective={objective!r} must be one of {list(OBJECTIVES)}.")
-        if strategy not in STRATEGIES:
-            raise SweepConfigError(f"{key}.strategy={strategy!r} must be one of {list(STRATEGIES)}.")
+        objective = choice(entry.get("objective") or Objective.maximize, Objective, f"{key}.objective")
+        strategy = choice(entry.get("strategy") or Strategy.optimize, Strategy, f"{key}.strategy")
         threshold = entry.get("threshold")
         if threshold is not None and not math.isfinite(float(threshold)):
             raise SweepConfigError(f"{key}.threshold={threshold} must be a finite number or null.")
@@ -91,3 +98,25 @@ def read_values(metrics: Sequence[Metric], returned: Any, trial: int) -> dict[st
 
 def non_finite(values: Mapping[str, float]) -> list[str]:
     return [name for name, value in values.items() if not math.isfinite(value)]
+
+
+def meets_thresholds(values: Mapping[str, float], metrics: Sequence[Metric]) -> bool:
+    return all(metric.meets_threshold(values[metric.name]) for metric in metrics if metric.optimized)
+
+
+def dominates(a: Mapping[str, float], b: Mapping[str, float], metrics: Sequence[Metric]) -> bool:
+    """``a`` is at least as good as ``b`` on every optimized metric and better on one."""
+    optimized = [metric for metric in metrics if metric.optimized]
+    no_worse = all(not metric.better(b[metric.name], a[metric.name]) for metric in optimized)
+    better = any(metric.better(a[metric.name], b[metric.name]) for metric in optimized)
+    return no_worse and better
+
+
+def pareto_front(points: Sequence[Mapping[str, float]], metrics: Sequence[Metric]) -> list[int]:
+    """Indices of the efficient points, in input order."""
+    feasible = [index for index, point in enumerate(points) if meets_thresholds(point, metrics)]
+    return [
+        index
+        for index in feasible
+        if not any(dominates(points[other], points[index], metrics) for other in feasible if other != index)
+    ]

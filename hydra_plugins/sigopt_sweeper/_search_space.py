@@ -17,7 +17,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep, Transformer
 from hydra.errors import HydraException
 
-from hydra_plugins.sigopt_sweeper._errors import SweepConfigError
+from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
 
 NUMERIC_TYPES = (int, float)
 

@@ -1,4 +1,5 @@
-"""The sweep loop: suggest -> journal -> launch -> journal -> report, until the budget is spent.
+"""One sweep: start-up (settings, experiment, journal, driver), then the loop suggest -> journal
+-> launch -> journal -> report, until the budget is spent.
 
 Ordering is what makes a crash harmless: a suggestion is journaled before its trial starts, an
 observation before it is reported, so on ``resume`` finished trials are never repeated, trials
@@ -9,9 +10,9 @@ observations it may have missed.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +20,23 @@ from hydra.core.plugins import Plugins
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_plugins.sigopt_sweeper._api_driver import ApiDriver
-from hydra_plugins.sigopt_sweeper._errors import SweepConfigError
-from hydra_plugins.sigopt_sweeper._experiment import Driver, ExperimentSpec
-from hydra_plugins.sigopt_sweeper._failure_reason import BAD_METRICS, NON_FINITE_LOSS
-from hydra_plugins.sigopt_sweeper._journal import COMPLETED, FAILED, Journal, JournalState, Observation, Trial
-from hydra_plugins.sigopt_sweeper._lite_driver import LiteDriver
-from hydra_plugins.sigopt_sweeper._metrics import Metric, MissingMetricError, non_finite, parse_metrics, read_values
-from hydra_plugins.sigopt_sweeper._results import plot_pareto, prune_checkpoints, write_observations, write_pareto
-from hydra_plugins.sigopt_sweeper._search_space import SearchSpace, parse_search_space
-from hydra_plugins.sigopt_sweeper._trial_pool import TrialOutcome, make_pool
-from hydra_plugins.sigopt_sweeper._trial_task import TimedTask
+from hydra_plugins.sigopt_sweeper._checkpoints import delete_off_front
+from hydra_plugins.sigopt_sweeper._drivers import make_driver
+from hydra_plugins.sigopt_sweeper._experiment import Driver, ExperimentSpec, Suggestion, read_sweep_config
+from hydra_plugins.sigopt_sweeper._journal import Journal, JournalState, sweep_header
+from hydra_plugins.sigopt_sweeper._result_files import PARETO_JSON, plot_pareto, write_observations, write_pareto
+from hydra_plugins.sigopt_sweeper._search_space import SearchSpace
+from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
+from hydra_plugins.sigopt_sweeper._trial import Observation, Trial, to_observation
+from hydra_plugins.sigopt_sweeper._trial_pool import LauncherPool, RayPool, TimedTask, make_pool
+from hydra_plugins.sigopt_sweeper.config import KeepCheckpoints
 
 log = logging.getLogger(__name__)
 
-DRIVERS = ("auto", "lite", "api")
-KEEP_CHECKPOINTS = ("all", "pareto")
-
 
 class SigOptSweep:
+    """What the Sweeper delegates to: Hydra's context from ``setup``, then a sweep per ``sweep``."""
+
     def __init__(self, settings: DictConfig) -> None:
         self.settings = settings
         self.config: DictConfig | None = None
@@ -49,36 +48,23 @@ class SigOptSweep:
         self.config = config
         self.hydra_context = hydra_context
         self.task = TimedTask(task_function)
-        self.launcher = Plugins.instance().instantiate_launcher(config=config, hydra_context=hydra_context, task_function=self.task)
+        self.launcher = Plugins.instance().instantiate_launcher(
+            config=config, hydra_context=hydra_context, task_function=self.task
+        )
 
-    # -- configuration ---------------------------------------------------------------------------
-
-    def _validate(self) -> None:
-        settings = self.settings
-        for key in ("budget", "parallelism"):
-            value = settings[key]
-            if not isinstance(value, int) or value < 1:
-                raise SweepConfigError(f"hydra.sweeper.{key}={value} must be an integer >= 1.")
-        if settings.driver not in DRIVERS:
-            raise SweepConfigError(f"hydra.sweeper.driver={settings.driver!r} must be one of {list(DRIVERS)}.")
-        if settings.keep_checkpoints not in KEEP_CHECKPOINTS:
-            raise SweepConfigError(f"hydra.sweeper.keep_checkpoints={settings.keep_checkpoints!r} must be one of {list(KEEP_CHECKPOINTS)}.")
-
-    def _driver(self, spec: ExperimentSpec) -> Driver:
-        settings = self.settings
-        token = os.environ.get(settings.token_env, "").strip()
-        driver = settings.driver
-        if driver == "auto":
-            driver = "api" if token else "lite"
-        if driver == "lite":
-            return LiteDriver(spec, lie=settings.lie, seed=settings.seed, blas_threads=settings.blas_threads)
-        if not token:
-            raise SweepConfigError(
-                f"hydra.sweeper.driver=api needs a SigOpt API token in ${settings.token_env} "
-                "(export it; it is never read from config). Use driver=lite to run offline."
-            )
-        api_url = os.environ.get(settings.api_url_env) or None
-        return ApiDriver(spec, token, token_env=settings.token_env, api_url=api_url, project=settings.project)
+    def sweep(self, arguments: list[str]) -> list[Observation]:
+        assert self.config is not None and self.hydra_context is not None and self.task is not None
+        settings, spec = read_sweep_config(self.settings, arguments)
+        self._check_composes(spec.space)
+        journal = Journal(Path(str(self.config.hydra.sweep.dir)))
+        driver = make_driver(settings, spec)
+        state = _start(driver, journal, settings, spec)
+        pool = make_pool(
+            self.launcher, self.config, settings.parallelism, journal.path.parent, self.hydra_context, self.task
+        )
+        observations, to_rerun = dict(state.observations), list(state.pending)
+        running = RunningSweep(settings, spec, driver, pool, journal, observations, to_rerun, state.next_trial_number)
+        return running.run()
 
     def _check_composes(self, space: SearchSpace) -> None:
         """Compose one trial's config now: a searched key the job config lacks fails here, not in a trial."""
@@ -90,154 +76,138 @@ class SigOptSweep:
                 "(a searched key must exist in the job config, or be added with `+key` in a fixed override)."
             ) from None
 
-    def _header(self, driver: Driver, experiment_id: str, spec: ExperimentSpec) -> dict[str, Any]:
-        return {
-            "driver": driver.name,
-            "experiment_id": experiment_id,
-            "experiment": spec.to_sigopt(),
-            "fixed": [list(entry) for entry in spec.space.fixed],
-        }
 
-    def _check_resumable(self, state: JournalState, spec: ExperimentSpec, driver: Driver, journal: Journal) -> None:
-        header = state.header
-        if header is None:
-            raise SweepConfigError(f"{journal.path} has no readable sweep header; cannot resume it.")
-        if header["driver"] != driver.name:
-            raise SweepConfigError(
-                f"{journal.path} was written by the {header['driver']} driver, this run uses {driver.name}; "
-                f"set hydra.sweeper.driver={header['driver']} to resume it."
-            )
-        recorded = header["experiment"]
-        current = spec.to_sigopt()
-        for key in ("parameters", "metrics"):
-            if recorded[key] != current[key]:
-                raise SweepConfigError(
-                    f"hydra.sweeper {key} differ from the journaled sweep in {journal.path}; resume with the same "
-                    "search space and metrics, or start a new sweep in another hydra.sweep.dir."
-                )
-
-    # -- the loop ----------------------------------------------------------------------------------
-
-    def sweep(self, arguments: list[str]) -> list[Observation]:
-        assert self.config is not None and self.hydra_context is not None and self.task is not None
-        self._validate()
-        settings = self.settings
-        params = OmegaConf.to_container(settings.params, resolve=True) if settings.params is not None else None
-        space = parse_search_space(params, arguments)
-        metrics = parse_metrics([OmegaConf.to_container(metric, resolve=True) for metric in settings.metrics])
-        spec = ExperimentSpec(settings.experiment_name, space, metrics, settings.budget, settings.parallelism)
-        self._check_composes(space)
-        sweep_dir = Path(str(self.config.hydra.sweep.dir))
-        journal = Journal(sweep_dir)
-        driver = self._driver(spec)
-
-        state = journal.load() if journal.exists() else JournalState()
-        if journal.exists() and not settings.resume:
-            raise SweepConfigError(
-                f"{sweep_dir} already holds a sweep journal ({len(state.observations)} observations). Pass "
-                "hydra.sweeper.resume=true to continue it, or choose another hydra.sweep.dir; nothing was overwritten."
-            )
-        if state.header is not None:
-            self._check_resumable(state, spec, driver, journal)
-        experiment_id = driver.start(state.header["experiment_id"] if state.header else settings.experiment_id)
-        if state.header is None:
-            journal.write_header(self._header(driver, experiment_id, spec))
-        else:
-            log.info("Resuming %s: %d observations, %d trials to re-run", sweep_dir, len(state.observations), len(state.pending))
-        for trial in driver.restore(list(state.observations.values()), state.reported):
-            journal.record_reported(trial)
-
+def _start(driver: Driver, journal: Journal, settings: DictConfig, spec: ExperimentSpec) -> JournalState:
+    """Start the driver on a new experiment, or on the journaled one brought up to the journal's history."""
+    state = journal.state_to_resume(spec, driver.name, resume=settings.resume)
+    experiment_id = driver.start(state.header["experiment_id"] if state.header else settings.experiment_id)
+    sweep_dir = journal.path.parent
+    if state.header is None:
+        journal.write_header(sweep_header(driver.name, experiment_id, spec))
+    else:
         log.info(
-            "SigOpt sweep (%s driver, experiment %s): %d parameters, budget %d, parallelism %d -> %s",
-            driver.name, experiment_id, len(space.parameters), settings.budget, settings.parallelism, sweep_dir,
+            "Resuming %s: %d observations, %d trials to re-run", sweep_dir, len(state.observations), len(state.pending)
         )
-        observations = dict(state.observations)
-        pool = make_pool(self.launcher, self.config, settings.parallelism, sweep_dir, self.hydra_context, self.task)
+    for trial in driver.restore(list(state.observations.values()), state.reported):
+        journal.record_reported(trial)
+    log.info(
+        "SigOpt sweep (%s driver, experiment %s): %d parameters, budget %d, parallelism %d -> %s",
+        driver.name,
+        experiment_id,
+        len(spec.space.parameters),
+        settings.budget,
+        settings.parallelism,
+        sweep_dir,
+    )
+    return state
+
+
+@dataclass
+class RunningSweep:
+    """A started sweep: its settings, experiment, driver, trial pool and journal, and what the loop
+    counts (observations so far, trials to re-run, the next trial number, trials in flight)."""
+
+    settings: DictConfig
+    spec: ExperimentSpec
+    driver: Driver
+    pool: LauncherPool | RayPool
+    journal: Journal
+    observations: dict[int, Observation]
+    to_rerun: list[Trial]
+    """Trials in flight when a resumed sweep stopped: they run again with their assignments."""
+    next_number: int
+    in_flight: dict[int, Trial] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.sweep_dir = self.journal.path.parent
+        self.baseline = OmegaConf.to_container(self.settings.baseline) if self.settings.baseline else None
+        self.prefetcher = Prefetcher(self.driver)
+
+    def run(self) -> list[Observation]:
         try:
-            self._loop(driver, pool, journal, space, metrics, observations, state)
+            while self._start_trials():
+                self._prefetch()
+                self._collect()
         finally:
-            pool.close()
-            self._write_results(sweep_dir, list(observations.values()), space, metrics, final=True)
-        return sorted(observations.values(), key=lambda observation: observation.trial)
+            self.prefetcher.close()
+            self.pool.close()
+            self._write_results(final=True)
+        return sorted(self.observations.values(), key=lambda observation: observation.trial)
 
-    def _loop(self, driver: Driver, pool: Any, journal: Journal, space: SearchSpace, metrics: tuple[Metric, ...],
-              observations: dict[int, Observation], state: JournalState) -> None:
-        queue = list(state.pending)
-        next_number = state.next_trial_number
-        in_flight: dict[int, Trial] = {}
-        sweep_dir = journal.path.parent
-        prefetch = Prefetcher(driver)
-        try:
-            self._fill_and_wait(driver, pool, journal, space, metrics, observations, queue, next_number, in_flight, prefetch, sweep_dir)
-        finally:
-            prefetch.close()
+    def _budget_left(self) -> bool:
+        return len(self.observations) + len(self.in_flight) < self.settings.budget
 
-    def _fill_and_wait(self, driver: Driver, pool: Any, journal: Journal, space: SearchSpace, metrics: tuple[Metric, ...],
-                       observations: dict[int, Observation], queue: list[Trial], next_number: int,
-                       in_flight: dict[int, Trial], prefetch: Prefetcher, sweep_dir: Path) -> None:
-        budget = self.settings.budget
-        while True:
-            while pool.has_room(len(in_flight)) and len(observations) + len(in_flight) < budget:
-                if queue:
-                    trial = queue.pop(0)
-                    trial.overrides = trial.overrides or space.overrides(trial.assignments)
-                else:
-                    started = time.perf_counter()
-                    suggestion = prefetch.take([trial.assignments for trial in in_flight.values()])
-                    trial = Trial(next_number, suggestion.id, suggestion.assignments, space.overrides(suggestion.assignments))
-                    next_number += 1
-                    journal.record_suggestion(trial)
-                    log.info("trial %d suggested (waited %.2f s): %s", trial.number, time.perf_counter() - started, " ".join(trial.overrides[len(space.fixed):]))
-                pool.submit(trial)
-                in_flight[trial.number] = trial
-            if not in_flight:
-                return
-            if pool.asynchronous and driver.prefetch and not queue and len(observations) + len(in_flight) < budget:
-                prefetch.start([trial.assignments for trial in in_flight.values()])
-            for outcome in pool.wait():
-                in_flight.pop(outcome.trial.number, None)
-                observation, error = self._observe(outcome, metrics)
-                journal.record_observation(observation)
-                observations[observation.trial] = observation
-                journal.record_reported(observation.trial, driver.observe(observation))
-                log.info(
-                    "trial %d %s (%d/%d)%s", observation.trial, observation.status, len(observations), budget,
-                    f": {observation.reason}" if observation.reason else f": {observation.values}",
-                )
-                self._write_results(sweep_dir, list(observations.values()), space, metrics, final=False)
-                if error is not None:
-                    raise error
+    def _pending(self) -> list[dict[str, Any]]:
+        return [trial.assignments for trial in self.in_flight.values()]
 
-    def _observe(self, outcome: TrialOutcome, metrics: tuple[Metric, ...]) -> tuple[Observation, SweepConfigError | None]:
-        trial = outcome.trial
-        duration = None if outcome.started_at is None or outcome.finished_at is None else outcome.finished_at - outcome.started_at
-        base = dict(trial=trial.number, suggestion_id=trial.suggestion_id, assignments=trial.assignments,
-                    duration_s=duration, started_at=outcome.started_at, finished_at=outcome.finished_at,
-                    output_dir=outcome.output_dir)
-        if not outcome.ok:
-            return Observation(status=FAILED, reason=outcome.reason, **base), None
-        try:
-            values = read_values(metrics, outcome.value, trial.number)
-        except MissingMetricError as error:
-            return Observation(status=FAILED, reason=f"{BAD_METRICS}: {error}", **base), error
-        returned = {str(key): _plain(value) for key, value in outcome.value.items()}
-        bad = non_finite(values)
-        if bad:
-            return Observation(status=FAILED, reason=f"{NON_FINITE_LOSS}: non-finite {bad}", metrics=returned, **base), None
-        return Observation(status=COMPLETED, values=values, metrics=returned, **base), None
+    def _start_trials(self) -> bool:
+        """Submit trials while the pool has room and the budget allows; False once none is left in flight."""
+        while self.pool.has_room(len(self.in_flight)) and self._budget_left():
+            trial = self._next_trial()
+            self.pool.submit(trial)
+            self.in_flight[trial.number] = trial
+        return bool(self.in_flight)
 
-    def _write_results(self, sweep_dir: Path, observations: list[Observation], space: SearchSpace, metrics: tuple[Metric, ...], *, final: bool) -> None:
-        names = [parameter.name for parameter in space.parameters]
-        write_observations(sweep_dir, observations, names, metrics)
-        baseline = OmegaConf.to_container(self.settings.baseline, resolve=True) if self.settings.baseline else None
-        front = write_pareto(sweep_dir, observations, metrics, baseline, self.settings.checkpoint_dir)
+    def _next_trial(self) -> Trial:
+        """A trial to re-run, else a new suggestion (journaled)."""
+        space = self.spec.space
+        if self.to_rerun:
+            trial = self.to_rerun.pop(0)
+            trial.overrides = trial.overrides or space.overrides(trial.assignments)
+            return trial
+        started = time.perf_counter()
+        suggestion = self.prefetcher.take(self._pending())
+        trial = Trial(self.next_number, suggestion.id, suggestion.assignments, space.overrides(suggestion.assignments))
+        self.next_number += 1
+        self.journal.record_suggestion(trial)
+        log.info(
+            "trial %d suggested (waited %.2f s): %s",
+            trial.number,
+            time.perf_counter() - started,
+            " ".join(trial.overrides[len(space.fixed) :]),
+        )
+        return trial
+
+    def _prefetch(self) -> None:
+        if self.pool.asynchronous and self.driver.prefetch and not self.to_rerun and self._budget_left():
+            self.prefetcher.start(self._pending())
+
+    def _collect(self) -> None:
+        """Wait for finished trials; journal, report and write out each one's observation."""
+        for outcome in self.pool.wait():
+            self.in_flight.pop(outcome.trial.number, None)
+            observation, error = to_observation(outcome, self.spec.metrics)
+            self.journal.record_observation(observation)
+            self.observations[observation.trial] = observation
+            self.journal.record_reported(observation.trial, self.driver.observe(observation))
+            log.info(
+                "trial %d %s (%d/%d)%s",
+                observation.trial,
+                observation.status,
+                len(self.observations),
+                self.settings.budget,
+                f": {observation.reason}" if observation.reason else f": {observation.values}",
+            )
+            self._write_results(final=False)
+            if error is not None:
+                raise error
+
+    def _write_results(self, *, final: bool) -> None:
+        observations = list(self.observations.values())
+        metrics = self.spec.metrics
+        write_observations(
+            self.sweep_dir, observations, [parameter.name for parameter in self.spec.space.parameters], metrics
+        )
+        front = write_pareto(self.sweep_dir, observations, metrics, self.baseline, self.settings.checkpoint_dir)
         if not final:
             return
-        plot_pareto(sweep_dir, observations, front, metrics, baseline)
-        if self.settings.keep_checkpoints == "pareto" and len(observations) >= self.settings.budget:
-            removed = prune_checkpoints(observations, front, self.settings.checkpoint_dir)
-            log.info("Deleted %d student checkpoints off the Pareto front (keep_checkpoints=pareto)", removed)
-        log.info("Pareto front: %d of %d observations -> %s", len(front), len(observations), sweep_dir / "pareto.json")
+        plot_pareto(self.sweep_dir, observations, front, metrics, self.baseline)
+        if self.settings.keep_checkpoints == KeepCheckpoints.pareto.value and len(observations) >= self.settings.budget:
+            removed = delete_off_front(observations, front, self.settings.checkpoint_dir)
+            log.info("Deleted %d checkpoints off the Pareto front (keep_checkpoints=pareto)", removed)
+        log.info(
+            "Pareto front: %d of %d observations -> %s", len(front), len(observations), self.sweep_dir / PARETO_JSON
+        )
 
 
 class Prefetcher:
@@ -259,7 +229,7 @@ class Prefetcher:
         if self.future is None:
             self.future = self.executor.submit(self.driver.suggest, pending)
 
-    def take(self, pending: list[dict[str, Any]]) -> Any:
+    def take(self, pending: list[dict[str, Any]]) -> Suggestion:
         if self.future is None:
             return self.driver.suggest(pending)
         future, self.future = self.future, None
@@ -267,13 +237,3 @@ class Prefetcher:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready metric values (tensors and numpy scalars from a task become floats)."""
-    if isinstance(value, (str, bool, int, float)) or value is None:
-        return value
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return str(value)

@@ -23,10 +23,7 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from hydra_plugins.sigopt_sweeper._errors import ClusterLostError
-from hydra_plugins.sigopt_sweeper._failure_reason import failure_reason
-from hydra_plugins.sigopt_sweeper._journal import Trial
-from hydra_plugins.sigopt_sweeper._trial_task import TimedValue
+from hydra_plugins.sigopt_sweeper._trial import Trial, TrialOutcome, failure_reason
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +32,35 @@ LOCAL_OBJECT_STORE_BYTES = 78643200
 """hydra-ray-launcher's default for local instances (trials exchange only configs and metrics)."""
 
 
+class ClusterLostError(RuntimeError):
+    """The trial infrastructure itself is gone (e.g. the local Ray raylet died): stop, resume later.
+
+    Recording every remaining trial as failed would spend the budget and teach the optimizer that
+    good configurations are infeasible; the in-flight trials stay pending in the journal instead.
+    """
+
+
 @dataclass
-class TrialOutcome:
-    trial: Trial
-    ok: bool
-    value: Any = None
-    reason: str | None = None
-    started_at: float | None = None
-    finished_at: float | None = None
-    output_dir: str | None = None
+class TimedValue:
+    value: Any
+    started_at: float
+    finished_at: float
+
+
+class TimedTask:
+    """The task function as the pool launches it: the user's task plus when it ran.
+
+    Timing is taken inside the job so that queueing in a launcher or on a Ray cluster is not counted
+    as trial time; the sweeper's own view (submit -> result) gives the overhead around it.
+    """
+
+    def __init__(self, task_function: Any) -> None:
+        self.task_function = task_function
+
+    def __call__(self, cfg: DictConfig) -> TimedValue:
+        started_at = time.time()
+        value = self.task_function(cfg)
+        return TimedValue(value, started_at, time.time())
 
 
 class LauncherPool:
@@ -82,7 +99,15 @@ class RayPool:
 
     asynchronous = True
 
-    def __init__(self, launcher: Any, capacity: int, sweep_dir: Path, hydra_context: HydraContext, config: DictConfig, task_function: Any) -> None:
+    def __init__(
+        self,
+        launcher: Any,
+        capacity: int,
+        sweep_dir: Path,
+        hydra_context: HydraContext,
+        config: DictConfig,
+        task_function: Any,
+    ) -> None:
         import ray
         from hydra_plugins.hydra_ray_launcher._launcher_util import start_ray  # the launcher's own start-up
 
@@ -133,7 +158,11 @@ class RayPool:
                 ) from None
             except Exception as error:  # noqa: BLE001 - worker death, Ray OOM kill, cancellation
                 log.warning("trial %d: its Ray worker failed: %s", trial.number, error)
-                outcomes.append(TrialOutcome(trial, ok=False, reason=failure_reason(error), started_at=submitted, finished_at=time.time()))
+                outcomes.append(
+                    TrialOutcome(
+                        trial, ok=False, reason=failure_reason(error), started_at=submitted, finished_at=time.time()
+                    )
+                )
                 continue
             outcomes.append(_outcome(trial, job_return, submitted, time.time(), self.sweep_dir))
         return outcomes
@@ -147,12 +176,20 @@ class RayPool:
         self.running.clear()
 
 
-def make_pool(launcher: Launcher, config: DictConfig, capacity: int, sweep_dir: Path, hydra_context: HydraContext, task_function: Any) -> LauncherPool | RayPool:
+def make_pool(
+    launcher: Launcher,
+    config: DictConfig,
+    capacity: int,
+    sweep_dir: Path,
+    hydra_context: HydraContext,
+    task_function: Any,
+) -> LauncherPool | RayPool:
     if _is_ray_launcher(launcher, config):
         return RayPool(launcher, capacity, sweep_dir, hydra_context, config, task_function)
     log.info(
         "%s has no asynchronous API: trials run in batches of %d (use hydra/launcher=ray for asynchronous trials).",
-        type(launcher).__name__, capacity,
+        type(launcher).__name__,
+        capacity,
     )
     return LauncherPool(launcher, capacity, sweep_dir)
 

@@ -1,82 +1,133 @@
 """Structured config of ``hydra/sweeper=sigopt``, registered in Hydra's ConfigStore.
 
-Defaults follow the source experiment (SPEC §2): exact maximized with threshold 50, trainable
-parameters minimized, f1 and inference time stored, 479 observations, 20 in parallel.
+The defaults are generic: no metrics (a sweep must say what to optimize), no baseline point, every
+checkpoint kept. A project's settings belong in a preset of its own config (in this repository
+``conf/hparams_search/sigopt.yaml``, the source's full search).
+
+Choices are Enums, as in Hydra's Optuna sweeper. Like its ``direction``, those fields are typed
+``Any`` (an Enum member or its name): a bad value then reaches the sweeper's own check, which names
+the key and the valid values and exits with status 2 before anything runs. An Enum-typed field
+would be refused by Hydra's composition instead (exit status 1, and for a metric without its index
+in ``hydra.sweeper.metrics``).
+
+Selecting this sweeper also adds ``hydra.callbacks.sigopt_settings_check`` (see ``defaults``): it
+checks these settings when the multirun starts, before the application's own callbacks (which may
+spend hours preparing data) run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from enum import Enum
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
 
+class DriverType(Enum):
+    auto = "auto"
+    """api when the token variable is set, else lite."""
+    lite = "lite"
+    """The in-process sigoptlite optimizer (offline)."""
+    api = "api"
+    """The SigOpt service."""
+
+
+class Lie(Enum):
+    """lite driver: the value pending trials are observed at (constant liar), from completed values."""
+
+    mean = "mean"
+    worst = "worst"
+    best = "best"
+
+
+class KeepCheckpoints(Enum):
+    all = "all"
+    pareto = "pareto"
+
+
+class Objective(Enum):
+    maximize = "maximize"
+    minimize = "minimize"
+
+
+class Strategy(Enum):
+    optimize = "optimize"
+    store = "store"
+
+
 @dataclass
 class MetricConf:
-    name: str = "exact"
-    objective: Optional[str] = "maximize"
-    """maximize | minimize (ignored for strategy=store)."""
-    strategy: str = "optimize"
-    """optimize | store (recorded by SigOpt, not optimized)."""
-    threshold: Optional[float] = None
+    name: str = ""
+    """Required: the key of the metric in the dict the task returns."""
+    objective: Any = Objective.maximize
+    """An ``Objective``: maximize | minimize (ignored for strategy=store)."""
+    strategy: Any = Strategy.optimize
+    """A ``Strategy``: optimize (one or two metrics) | store (recorded, not optimized)."""
+    threshold: float | None = None
     """Values at or beyond it are deprioritized (SigOpt metric threshold)."""
-
-
-def _default_metrics() -> List[MetricConf]:
-    return [
-        MetricConf(name="exact", objective="maximize", strategy="optimize", threshold=50.0),
-        MetricConf(name="num_params", objective="minimize", strategy="optimize"),
-        MetricConf(name="f1", objective="maximize", strategy="store"),
-        MetricConf(name="inference_time", objective="minimize", strategy="store"),
-    ]
 
 
 @dataclass
 class BaselineConf:
-    """A reference point drawn on pareto.png (default: the source's Table 1 result)."""
+    """A reference point drawn on pareto.png and recorded in pareto.json."""
 
-    label: str = "DistilBERT baseline (Table 1)"
-    values: Dict[str, float] = field(default_factory=lambda: {"exact": 67.07, "num_params": 66364418})
+    label: str = "baseline"
+    values: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
 class SigOptSweeperConf:
     _target_: str = "hydra_plugins.sigopt_sweeper.sigopt_sweeper.SigOptSweeper"
+    defaults: list[Any] = field(
+        default_factory=lambda: [{"callbacks@_global_.hydra.callbacks.sigopt_settings_check": "settings_check"}]
+    )
+    """Adds the settings check to ``hydra.callbacks`` (composed before the application's config, so it runs first)."""
 
-    driver: str = "auto"
-    """auto (api when the token variable is set, else lite) | lite (in-process sigoptlite) | api."""
-    experiment_name: str = "lightning-distill"
-    budget: int = 479
-    """Number of observations (completed + failed trials) to collect."""
-    parallelism: int = 20
-    """Trials in flight at once (Ray: concurrent tasks; other launchers: batch size)."""
-    metrics: List[MetricConf] = field(default_factory=_default_metrics)
-    params: Optional[Dict[str, Any]] = "${oc.select:search_space,null}"  # type: ignore[assignment]
+    driver: Any = DriverType.auto
+    """A ``DriverType``: auto (api when the token variable is set, else lite) | lite | api."""
+    experiment_name: str = "hydra-sigopt-sweep"
+    """The SigOpt experiment's name."""
+    budget: int = 20
+    """Number of observations (completed + failed trials) to collect (20: as the Optuna sweeper's n_trials)."""
+    parallelism: int = 2
+    """Trials in flight at once (Ray: concurrent tasks; other launchers: batch size; 2: as Optuna's n_jobs)."""
+    metrics: list[MetricConf] = field(default_factory=list)
+    """Required: what the sweep optimizes (one or two) and stores, read from the task's returned dict."""
+    params: dict[str, Any] | None = "${oc.select:search_space,null}"  # type: ignore[assignment]
     """The search space in Hydra's override grammar; defaults to the job config's ``search_space``."""
 
     resume: bool = False
     """Continue the sweep journaled in hydra.sweep.dir instead of refusing to overwrite it."""
-    experiment_id: Optional[str] = None
+    experiment_id: str | None = None
     """api driver: attach to this existing experiment instead of creating one."""
     token_env: str = "SIGOPT_API_TOKEN"
     """Name of the environment variable holding the token (the token itself is never in config)."""
     api_url_env: str = "SIGOPT_API_URL"
     """Name of the environment variable holding a non-default API URL."""
-    project: Optional[str] = None
+    project: str | None = None
     """api driver: SigOpt project id for the experiment (optional)."""
 
-    lie: str = "mean"
-    """lite driver: constant-liar value for pending trials: mean | worst | best of completed values."""
-    blas_threads: Optional[int] = 1
+    lie: Any = Lie.mean
+    """lite driver, a ``Lie``: pending trials are observed at the mean | worst | best of completed values."""
+    blas_threads: int | None = 1
     """lite driver: BLAS threads while computing a suggestion (small GP matrices: 1 is fastest); null = default."""
-    seed: Optional[int] = None
+    seed: int | None = None
     """lite driver: seed of its random stream (reproducible suggestions); null = fresh entropy."""
-    keep_checkpoints: str = "all"
-    """all | pareto: after the sweep, delete student checkpoints of trials off the frontier."""
-    checkpoint_dir: str = "student"
-    """Per-trial subdirectory holding the student checkpoint (StudentCheckpoint's dirpath)."""
-    baseline: Optional[BaselineConf] = field(default_factory=BaselineConf)
+    keep_checkpoints: Any = KeepCheckpoints.all
+    """A ``KeepCheckpoints``: all | pareto (after the sweep, delete the checkpoints of trials off the front)."""
+    checkpoint_dir: str | None = None
+    """Per-trial subdirectory holding its checkpoint (listed in pareto.json; keep_checkpoints=pareto needs it)."""
+    baseline: BaselineConf | None = None
+    """A reference point for pareto.png / pareto.json; null = none."""
+
+
+@dataclass
+class SettingsCheckConf:
+    _target_: str = "hydra_plugins.sigopt_sweeper.sigopt_sweeper.SettingsCheck"
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="sigopt", node=SigOptSweeperConf, provider="sigopt_sweeper")
+ConfigStore.instance().store(
+    group="hydra/sweeper/callbacks", name="settings_check", node=SettingsCheckConf, provider="sigopt_sweeper"
+)

@@ -1,10 +1,14 @@
-"""Hydra's entry point for ``hydra/sweeper=sigopt`` (kept small, as Hydra's own sweeper plugins are)."""
+"""Hydra's entry points for ``hydra/sweeper=sigopt``, kept small as in Hydra's own sweeper plugins:
+the Sweeper, and the callback that checks its settings when a multirun starts (config.py adds it)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from hydra.experimental.callback import Callback
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
@@ -24,14 +28,36 @@ class SigOptSweeper(Sweeper):
         self.sweep_impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> Any:
-        from hydra_plugins.sigopt_sweeper._errors import ClusterLostError, SigOptAccessError, SweepConfigError
-
-        try:
+        with _exit_on_known_errors():
             return self.sweep_impl.sweep(arguments)
-        except (SweepConfigError, SigOptAccessError) as error:
-            # A user-fixable problem: one clear line (and exit status 2), not a stack trace.
-            log.error("sigopt sweeper: %s", error)
-            raise SystemExit(USER_ERROR_EXIT_CODE) from None
-        except ClusterLostError as error:
-            log.error("sigopt sweeper stopped: %s", error)
-            raise SystemExit(1) from None
+
+
+class SettingsCheck(Callback):
+    """Checks ``hydra.sweeper`` and the sweep overrides as soon as the multirun starts.
+
+    It runs before the application's own multirun callbacks (which may prepare data for hours), so
+    a sweep that cannot run fails in seconds. The sweeper checks again: it may run without this.
+    """
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from hydra_plugins.sigopt_sweeper._experiment import read_sweep_config
+
+        with _exit_on_known_errors():
+            read_sweep_config(config.hydra.sweeper, OmegaConf.to_container(config.hydra.overrides.task))
+
+
+@contextmanager
+def _exit_on_known_errors() -> Iterator[None]:
+    """A problem the user fixes is one clear line and exit status 2, not a stack trace."""
+    from hydra_plugins.sigopt_sweeper._api_driver import SigOptAccessError
+    from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
+    from hydra_plugins.sigopt_sweeper._trial_pool import ClusterLostError
+
+    try:
+        yield
+    except (SweepConfigError, SigOptAccessError) as error:
+        log.error("sigopt sweeper: %s", error)
+        raise SystemExit(USER_ERROR_EXIT_CODE) from None
+    except ClusterLostError as error:
+        log.error("sigopt sweeper stopped: %s", error)
+        raise SystemExit(1) from None

@@ -1,13 +1,14 @@
 """How long the lite driver takes to suggest, at a given history size (a benchmark, not a test).
 
-    python -m lightning_distill.sweeper_latency --observations 50 200 479 --pending 19
+    python -m benchmarks.suggestion_latency --observations 50 200 479 --pending 19   (from the repository root)
 
-Uses the real Table 2 space and metrics of ``conf/`` (18 parameters, exact maximized with
-threshold 50, parameters minimized, f1 and inference time stored) and a synthetic history: the
-point is the optimizer's cost, which depends on the number and shape of observations, not on
-their meaning. Each size is timed twice: cold (GP hyperparameters fit from scratch, as after a
-restart) and warm (the previous fit carried over, as during a sweep). ``--pending`` trials are
-in flight, as with 20 parallel workers.
+Uses the real Table 2 space and metrics of ``conf/`` (``hparams_search=sigopt``: 18 parameters,
+exact maximized with threshold 50, parameters minimized, f1 and inference time stored) and a
+synthetic history: the point is the optimizer's cost, which depends on the number and shape of
+observations, not on their meaning. Each size is timed twice: cold (GP hyperparameters fit from
+scratch, as after a restart) and warm (the previous fit carried over, as during a sweep).
+``--pending`` trials are in flight, as with 20 parallel workers. Only the plugin's public surface
+(``hydra_plugins.sigopt_sweeper.api``) is used.
 """
 
 from __future__ import annotations
@@ -22,11 +23,16 @@ import numpy as np
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec
-from hydra_plugins.sigopt_sweeper._journal import COMPLETED, FAILED, Observation
-from hydra_plugins.sigopt_sweeper._lite_driver import LiteDriver
-from hydra_plugins.sigopt_sweeper._metrics import parse_metrics
-from hydra_plugins.sigopt_sweeper._search_space import SearchSpace, parse_search_space
+from hydra_plugins.sigopt_sweeper.api import (
+    COMPLETED,
+    FAILED,
+    ExperimentSpec,
+    LiteDriver,
+    Observation,
+    SearchSpace,
+    parse_metrics,
+    parse_search_space,
+)
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 FAILED_FRACTION = 0.05
@@ -65,13 +71,15 @@ def history(space: SearchSpace, size: int, rng: np.random.Generator) -> list[Obs
         if rng.uniform() < FAILED_FRACTION:
             observations.append(Observation(trial, str(trial), assignments, FAILED, reason="synthetic"))
         else:
-            observations.append(Observation(trial, str(trial), assignments, COMPLETED, synthetic_values(assignments, rng)))
+            observations.append(
+                Observation(trial, str(trial), assignments, COMPLETED, synthetic_values(assignments, rng))
+            )
     return observations
 
 
 def measure(sizes: Sequence[int], pending: int, seed: int) -> None:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["hydra/sweeper=sigopt"], return_hydra_config=True)
+        cfg = compose(config_name="train", overrides=["hparams_search=sigopt"], return_hydra_config=True)
     space = parse_search_space(OmegaConf.to_container(cfg.search_space))
     metrics = parse_metrics([OmegaConf.to_container(metric) for metric in cfg.hydra.sweeper.metrics])
     spec = ExperimentSpec("latency", space, metrics, budget=max(sizes), parallel_bandwidth=pending + 1)

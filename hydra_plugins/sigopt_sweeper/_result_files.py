@@ -1,4 +1,4 @@
-"""The sweep's outputs: every observation (CSV + JSON lines), the Pareto front (JSON + PNG).
+"""The sweep's result files: every observation (CSV + JSON lines), the Pareto front (JSON + PNG).
 
 Written from the journal's state after every observation (atomically, so a reader or a crash
 never sees half a file); the plot only at the end of a sweep, as it costs a matplotlib import.
@@ -11,15 +11,14 @@ import io
 import json
 import logging
 import os
-import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hydra_plugins.sigopt_sweeper._journal import Observation
-from hydra_plugins.sigopt_sweeper._metrics import Metric
-from hydra_plugins.sigopt_sweeper._pareto import meets_thresholds, pareto_front
+from hydra_plugins.sigopt_sweeper._checkpoints import checkpoint_path
+from hydra_plugins.sigopt_sweeper._metrics import Metric, meets_thresholds, pareto_front
+from hydra_plugins.sigopt_sweeper._trial import Observation
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,9 @@ def frontier(observations: Sequence[Observation], metrics: Sequence[Metric]) -> 
     return [completed[index] for index in pareto_front([o.values for o in completed], metrics)]
 
 
-def write_observations(sweep_dir: Path, observations: Sequence[Observation], parameter_names: Sequence[str], metrics: Sequence[Metric]) -> None:
+def write_observations(
+    sweep_dir: Path, observations: Sequence[Observation], parameter_names: Sequence[str], metrics: Sequence[Metric]
+) -> None:
     ordered = sorted(observations, key=lambda observation: observation.trial)
     lines = "".join(json.dumps(_record(observation), sort_keys=True) + "\n" for observation in ordered)
     _write_atomically(sweep_dir / OBSERVATIONS_JSONL, lines)
@@ -52,7 +53,13 @@ def write_observations(sweep_dir: Path, observations: Sequence[Observation], par
     _write_atomically(sweep_dir / OBSERVATIONS_CSV, buffer.getvalue())
 
 
-def write_pareto(sweep_dir: Path, observations: Sequence[Observation], metrics: Sequence[Metric], baseline: Mapping[str, Any] | None, checkpoint_dir: str) -> list[Observation]:
+def write_pareto(
+    sweep_dir: Path,
+    observations: Sequence[Observation],
+    metrics: Sequence[Metric],
+    baseline: Mapping[str, Any] | None,
+    checkpoint_dir: str | None,
+) -> list[Observation]:
     x_metric = [metric for metric in metrics if metric.optimized][-1]
     front = sorted(frontier(observations, metrics), key=lambda observation: observation.values[x_metric.name])
     completed = [observation for observation in observations if not observation.failed]
@@ -64,14 +71,21 @@ def write_pareto(sweep_dir: Path, observations: Sequence[Observation], metrics: 
         "meeting_thresholds": sum(meets_thresholds(o.values, metrics) for o in completed),
         "baseline": dict(baseline) if baseline else None,
         "frontier": [
-            {**_record(observation), "checkpoint": _checkpoint(observation, checkpoint_dir)} for observation in front
+            {**_record(observation), "checkpoint": checkpoint_path(observation, checkpoint_dir)}
+            for observation in front
         ],
     }
     _write_atomically(sweep_dir / PARETO_JSON, json.dumps(document, indent=2, sort_keys=True) + "\n")
     return front
 
 
-def plot_pareto(sweep_dir: Path, observations: Sequence[Observation], front: Sequence[Observation], metrics: Sequence[Metric], baseline: Mapping[str, Any] | None) -> Path | None:
+def plot_pareto(
+    sweep_dir: Path,
+    observations: Sequence[Observation],
+    front: Sequence[Observation],
+    metrics: Sequence[Metric],
+    baseline: Mapping[str, Any] | None,
+) -> Path | None:
     optimized = [metric for metric in metrics if metric.optimized]
     if len(optimized) != 2:
         log.info("pareto.png needs two optimized metrics; skipped")
@@ -87,10 +101,14 @@ def plot_pareto(sweep_dir: Path, observations: Sequence[Observation], front: Seq
     feasible = [o for o in completed if meets_thresholds(o.values, metrics)]
     infeasible = [o for o in completed if not meets_thresholds(o.values, metrics)]
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    for group, style in ((feasible, {"color": "tab:blue", "alpha": 0.5, "label": "trials"}),
-                         (infeasible, {"color": "lightgray", "label": "below threshold"})):
+    for group, style in (
+        (feasible, {"color": "tab:blue", "alpha": 0.5, "label": "trials"}),
+        (infeasible, {"color": "lightgray", "label": "below threshold"}),
+    ):
         if group:
-            axes.scatter([o.values[x_metric.name] for o in group], [o.values[y_metric.name] for o in group], s=18, **style)
+            axes.scatter(
+                [o.values[x_metric.name] for o in group], [o.values[y_metric.name] for o in group], s=18, **style
+            )
     if front:
         xs = [o.values[x_metric.name] for o in front]
         ys = [o.values[y_metric.name] for o in front]
@@ -99,8 +117,15 @@ def plot_pareto(sweep_dir: Path, observations: Sequence[Observation], front: Seq
     if y_metric.threshold is not None:
         axes.axhline(y_metric.threshold, color="gray", linestyle=":", linewidth=1, label=f"{y_metric.name} threshold")
     if baseline and x_metric.name in baseline.get("values", {}) and y_metric.name in baseline.get("values", {}):
-        axes.scatter([baseline["values"][x_metric.name]], [baseline["values"][y_metric.name]], marker="*", s=160,
-                     color="black", zorder=4, label=baseline.get("label", "baseline"))
+        axes.scatter(
+            [baseline["values"][x_metric.name]],
+            [baseline["values"][y_metric.name]],
+            marker="*",
+            s=160,
+            color="black",
+            zorder=4,
+            label=baseline.get("label", "baseline"),
+        )
     axes.set_xlabel(f"{x_metric.name} ({x_metric.objective})")
     axes.set_ylabel(f"{y_metric.name} ({y_metric.objective})")
     axes.set_title(f"{len(completed)} completed trials, {len(front)} on the front")
@@ -111,25 +136,6 @@ def plot_pareto(sweep_dir: Path, observations: Sequence[Observation], front: Seq
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path
-
-
-def prune_checkpoints(observations: Sequence[Observation], keep: Sequence[Observation], checkpoint_dir: str) -> int:
-    """Delete the student checkpoints of trials off the frontier; returns how many were removed."""
-    kept = {observation.trial for observation in keep}
-    removed = 0
-    for observation in observations:
-        path = _checkpoint(observation, checkpoint_dir)
-        if observation.trial not in kept and path is not None:
-            shutil.rmtree(path, ignore_errors=True)
-            removed += 1
-    return removed
-
-
-def _checkpoint(observation: Observation, checkpoint_dir: str) -> str | None:
-    if not observation.output_dir:
-        return None
-    path = Path(observation.output_dir) / checkpoint_dir
-    return str(path) if path.exists() else None
 
 
 def _record(observation: Observation) -> dict[str, Any]:

@@ -1,0 +1,121 @@
+"""A trial's life in records: what was suggested (``Trial``), what came back from running it
+(``TrialOutcome``), what the sweep records and reports (``Observation``), and why it failed.
+
+A failure reason is one line with a category first (``cuda_oom: ...``), so the optimizer's log
+and the CSV can group failures by it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra_plugins.sigopt_sweeper._metrics import Metric, MissingMetricError, non_finite, read_values
+
+COMPLETED = "completed"
+FAILED = "failed"
+
+CUDA_OOM = "cuda_oom"
+NON_FINITE_LOSS = "non_finite_loss"
+WORKER_DIED = "worker_died"
+EXCEPTION = "exception"
+BAD_METRICS = "bad_metrics"
+
+CUDA_OOM_MARKERS = ("CUDA out of memory", "CUDA error: out of memory", "OutOfMemoryError")
+WORKER_DEATH_TYPES = ("WorkerCrashedError", "NodeDiedError", "OutOfMemoryError", "ActorDiedError", "TaskCancelledError")
+
+
+@dataclass
+class Trial:
+    number: int
+    suggestion_id: str
+    assignments: dict[str, Any]
+    overrides: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TrialOutcome:
+    trial: Trial
+    ok: bool
+    value: Any = None
+    reason: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    output_dir: str | None = None
+
+
+@dataclass
+class Observation:
+    trial: int
+    suggestion_id: str
+    assignments: dict[str, Any]
+    status: str
+    values: dict[str, float] = field(default_factory=dict)
+    reason: str | None = None
+    duration_s: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    output_dir: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    """Everything the task returned (the configured metrics are in ``values``)."""
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAILED
+
+
+def to_observation(outcome: TrialOutcome, metrics: tuple[Metric, ...]) -> tuple[Observation, MissingMetricError | None]:
+    """The observation of a finished trial, and the error to stop the sweep with if the task returned no metric."""
+    trial = outcome.trial
+    duration = None
+    if outcome.started_at is not None and outcome.finished_at is not None:
+        duration = outcome.finished_at - outcome.started_at
+    base = {
+        "trial": trial.number,
+        "suggestion_id": trial.suggestion_id,
+        "assignments": trial.assignments,
+        "duration_s": duration,
+        "started_at": outcome.started_at,
+        "finished_at": outcome.finished_at,
+        "output_dir": outcome.output_dir,
+    }
+    if not outcome.ok:
+        return Observation(status=FAILED, reason=outcome.reason, **base), None
+    try:
+        values = read_values(metrics, outcome.value, trial.number)
+    except MissingMetricError as error:
+        return Observation(status=FAILED, reason=f"{BAD_METRICS}: {error}", **base), error
+    returned = {str(key): _plain(value) for key, value in outcome.value.items()}
+    bad = non_finite(values)
+    if bad:
+        return Observation(status=FAILED, reason=f"{NON_FINITE_LOSS}: non-finite {bad}", metrics=returned, **base), None
+    return Observation(status=COMPLETED, values=values, metrics=returned, **base), None
+
+
+def failure_reason(error: BaseException) -> str:
+    kind = type(error).__name__
+    message = (str(error).strip().splitlines() or [""])[0]
+    return f"{failure_category(error)}: {kind}: {message}"[:500]
+
+
+def failure_category(error: BaseException) -> str:
+    kind = type(error).__name__
+    text = f"{kind}: {error}"
+    module = type(error).__module__ or ""
+    if module.startswith("ray") and kind in WORKER_DEATH_TYPES:
+        return WORKER_DIED
+    if any(marker in text for marker in CUDA_OOM_MARKERS):
+        return CUDA_OOM
+    if kind == "NonFiniteLossError" or isinstance(error, FloatingPointError):
+        return NON_FINITE_LOSS
+    return EXCEPTION
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready metric values (tensors and numpy scalars from a task become floats)."""
+    if isinstance(value, (str, bool, int, float)) or value is None:
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
