@@ -20,3 +20,9 @@ class DataError(LightningDistillError, ValueError):
 
 class CheckpointError(LightningDistillError, ValueError):
     """A model checkpoint cannot be used for the role it was given."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The gist of a library exception for our own message (transformers' run to many lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

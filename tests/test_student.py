@@ -22,13 +22,9 @@ from transformers import (
 )
 
 from lightning_distill.errors import CheckpointError, ConfigError
+from lightning_distill.models.checkpoint import load_qa_model, save_qa_model
 from lightning_distill.models.pruning import choose_kept_heads, prune_heads
-from lightning_distill.models.student import (
-    build_student,
-    count_trainable_parameters,
-    load_qa_model,
-    save_qa_model,
-)
+from lightning_distill.models.student import build_student, count_trainable_parameters
 from lightning_distill.models.weight_transfer import load_seed_state_dict, seed_student
 
 VOCAB = 30522

@@ -169,7 +169,8 @@ def test_smoke_run_end_to_end(tmp_path, squad_dir):
     assert (run / "student" / "config.json").is_file() and (run / "student" / "model.safetensors").is_file()
     assert (run / "csv" / "metrics.csv").is_file()
 
-    from lightning_distill.models.student import count_trainable_parameters, load_qa_model
+    from lightning_distill.models.checkpoint import load_qa_model
+    from lightning_distill.models.student import count_trainable_parameters
 
     student = load_qa_model(str(run / "student"), role="student")
     assert count_trainable_parameters(student) == metrics["num_params"]

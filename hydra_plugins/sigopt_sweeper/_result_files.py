@@ -10,8 +10,6 @@ import csv
 import io
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 from hydra_plugins.sigopt_sweeper._checkpoints import checkpoint_path
 from hydra_plugins.sigopt_sweeper._metrics import Metric, meets_thresholds, pareto_front
 from hydra_plugins.sigopt_sweeper._trial import Observation
+from lightning_distill.atomic_files import write_text_atomically
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ def write_observations(
 ) -> None:
     ordered = sorted(observations, key=lambda observation: observation.trial)
     lines = "".join(json.dumps(_record(observation), sort_keys=True) + "\n" for observation in ordered)
-    _write_atomically(sweep_dir / OBSERVATIONS_JSONL, lines)
+    write_text_atomically(sweep_dir / OBSERVATIONS_JSONL, lines)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     names = [metric.name for metric in metrics]
@@ -50,7 +49,7 @@ def write_observations(
             + [observation.values.get(name, "") for name in names]
             + [_round(observation.duration_s), observation.reason or "", observation.output_dir or ""]
         )
-    _write_atomically(sweep_dir / OBSERVATIONS_CSV, buffer.getvalue())
+    write_text_atomically(sweep_dir / OBSERVATIONS_CSV, buffer.getvalue())
 
 
 def write_pareto(
@@ -75,7 +74,7 @@ def write_pareto(
             for observation in front
         ],
     }
-    _write_atomically(sweep_dir / PARETO_JSON, json.dumps(document, indent=2, sort_keys=True) + "\n")
+    write_text_atomically(sweep_dir / PARETO_JSON, json.dumps(document, indent=2, sort_keys=True) + "\n")
     return front
 
 
@@ -157,10 +156,3 @@ def _record(observation: Observation) -> dict[str, Any]:
 def _round(value: float | None) -> str:
     return "" if value is None else f"{value:.3f}"
 
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.replace(staging, path)

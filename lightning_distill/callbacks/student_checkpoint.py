@@ -1,7 +1,7 @@
 """Saves the trained student (not the teacher) in Hugging Face format when training ends.
 
 Lightning's own checkpoints would carry the frozen teacher and the optimizer state; a QA model
-that users can load with ``lightning_distill.models.student.load_qa_model`` is what a sweep keeps.
+that users can load with ``lightning_distill.models.checkpoint.load_qa_model`` is what a sweep keeps.
 The directory is written next to its final place and renamed, so it is whole or absent.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 
 from lightning_distill.atomic_files import staged_directory
-from lightning_distill.models.student import save_qa_model
+from lightning_distill.models.checkpoint import save_qa_model
 
 
 class StudentCheckpoint(pl.Callback):

@@ -11,7 +11,7 @@ Transformers 5 removed ``PreTrainedModel.prune_heads``; its DistilBERT attention
 ``view(..., -1, head_size)``, so shrinking the four linears is all it takes for the forward pass
 to run with fewer heads. The kept heads are recorded as ``config.kept_heads`` (plain lists, so
 ``save_pretrained`` writes them into config.json) because the pruned shapes cannot be rebuilt from
-the standard DistilBERT config alone: ``lightning_distill.models.student.load_qa_model`` reads them back.
+the standard DistilBERT config alone: ``lightning_distill.models.checkpoint.load_qa_model`` reads them back.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ import torch
 from transformers import AutoModelForQuestionAnswering, BertConfig, BertForQuestionAnswering, PreTrainedModel
 
 from lightning_distill.errors import CheckpointError
-from lightning_distill.models.student import StudentBuild, load_qa_model
+from lightning_distill.models.checkpoint import load_qa_model
+from lightning_distill.models.student import StudentBuild
 from lightning_distill.models.vocabulary import check_vocab_size
 from lightning_distill.models.weight_transfer import SeedReport
 

@@ -35,7 +35,7 @@ from torch import Tensor
 from transformers import AutoConfig, AutoModel, PreTrainedModel
 
 from lightning_distill.config.checks import require_choice
-from lightning_distill.errors import CheckpointError
+from lightning_distill.errors import CheckpointError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def _load(loader, name_or_path: str, **kwargs):
         return loader(name_or_path, **kwargs)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise CheckpointError(
-            f"student.seed_from={name_or_path!r} cannot be loaded ({_first_line(exc)}). Give an existing "
+            f"student.seed_from={name_or_path!r} cannot be loaded ({first_line(exc)}). Give an existing "
             "local directory or hub id of a DistilBERT/BERT checkpoint, or set student.seed_from=null "
             "to start from random weights."
         ) from exc
@@ -285,7 +285,3 @@ def _abbreviate(items: list[str], *, shown: int = 4) -> str:
     head = ", ".join(items[:shown])
     return head if len(items) <= shown else f"{head}, ... {len(items) - shown} more"
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
