@@ -25,22 +25,12 @@ from lightning_distill.errors import CheckpointError, ConfigError
 from lightning_distill.models.checkpoint import load_qa_model, save_qa_model
 from lightning_distill.models.pruning import choose_kept_heads, prune_heads
 from lightning_distill.models.student import build_student, count_trainable_parameters
-from lightning_distill.models.weight_transfer import load_seed_state_dict, seed_student
+from lightning_distill.models.weight_transfer import BERT_LAYER_NAMES, load_seed_state_dict, seed_student
 
 VOCAB = 30522
 TINY = dict(vocab_size=100, dim=32, base_n_heads=4, hidden_dim=64, max_position_embeddings=64)
 TINY_DEPTH = 2
 
-BERT_LAYER_MAP = {
-    "attention.q_lin": "attention.self.query",
-    "attention.k_lin": "attention.self.key",
-    "attention.v_lin": "attention.self.value",
-    "attention.out_lin": "attention.output.dense",
-    "sa_layer_norm": "attention.output.LayerNorm",
-    "ffn.lin1": "intermediate.dense",
-    "ffn.lin2": "output.dense",
-    "output_layer_norm": "output.LayerNorm",
-}
 
 
 def expected_parameters(n_layers: int, n_heads: int, *, vocab=VOCAB, dim=768, base=12, hidden=3072, max_pos=512):
@@ -224,7 +214,7 @@ def expected_bert_source(student_key: str) -> str | None:
         return None
     _, _, _, layer, rest = student_key.split(".", 4)
     module, parameter = rest.rsplit(".", 1)
-    return f"encoder.layer.{layer}.{BERT_LAYER_MAP[module]}.{parameter}"
+    return f"encoder.layer.{layer}.{BERT_LAYER_NAMES[module]}.{parameter}"
 
 
 @pytest.mark.parametrize("fold", [True, False])

@@ -24,37 +24,31 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def require_integer(
-    key: str,
-    value: Any,
-    *,
-    minimum: int | None = None,
-    maximum: int | None = None,
-    null_means: str | None = None,
-    hint: str = "",
-) -> None:
-    """``null_means`` allows null and says what it does (e.g. "all questions")."""
-    if value is None and null_means is not None:
-        return
-    if is_integer(value) and _within(value, minimum, maximum, None, None):
-        return
-    _fail(key, value, _describe("an integer", minimum, maximum, None, None), null_means, hint)
-
-
 def require_number(
     key: str,
     value: Any,
     *,
+    integer: bool = False,
     minimum: float | None = None,
     maximum: float | None = None,
     above: float | None = None,
     below: float | None = None,
+    null_means: str | None = None,
     hint: str = "",
 ) -> None:
-    """``minimum``/``maximum`` are inclusive bounds, ``above``/``below`` exclusive ones."""
-    if is_number(value) and _within(value, minimum, maximum, above, below):
+    """``minimum``/``maximum`` are inclusive bounds, ``above``/``below`` exclusive ones;
+    ``null_means`` allows null and says what it does (e.g. "all questions")."""
+    if value is None and null_means is not None:
         return
-    _fail(key, value, _describe("a number", minimum, maximum, above, below), None, hint)
+    if (is_integer(value) if integer else is_number(value)) and _within(value, minimum, maximum, above, below):
+        return
+    kind = "an integer" if integer else "a number"
+    _fail(key, value, _describe(kind, minimum, maximum, above, below), null_means, hint)
+
+
+def require_integer(key: str, value: Any, **bounds: Any) -> None:
+    """An integer, never a bool, within ``bounds`` (those of :func:`require_number`)."""
+    require_number(key, value, integer=True, **bounds)
 
 
 def require_bool(key: str, value: Any) -> None:

@@ -35,6 +35,12 @@ log = logging.getLogger(__name__)
 
 MAX_LAYERS = 20
 """Deepest student in the search space (SPEC Table 2)."""
+DISTILBERT_CONFIG_KEYS = (
+    "vocab_size", "dim", "n_layers", "hidden_dim", "max_position_embeddings", "dropout", "attention_dropout",
+    "qa_dropout", "initializer_range", "activation", "sinusoidal_pos_embds",
+)
+"""Student settings passed to ``DistilBertConfig`` as they are (``n_heads`` there is ``base_n_heads``:
+the architecture is built whole, then pruned)."""
 
 
 @dataclass
@@ -67,21 +73,9 @@ def build_student(
     init_seed: int | None = None,
 ) -> StudentBuild:
     """Initialize, seed from ``seed_from`` (None: random only), then prune to ``n_heads`` heads."""
-    _validate(locals())
-    config = DistilBertConfig(
-        vocab_size=vocab_size,
-        dim=dim,
-        n_layers=n_layers,
-        n_heads=base_n_heads,
-        hidden_dim=hidden_dim,
-        max_position_embeddings=max_position_embeddings,
-        dropout=dropout,
-        attention_dropout=attention_dropout,
-        qa_dropout=qa_dropout,
-        initializer_range=initializer_range,
-        activation=activation,
-        sinusoidal_pos_embds=sinusoidal_pos_embds,
-    )
+    settings = locals()
+    _validate(settings)
+    config = DistilBertConfig(n_heads=base_n_heads, **{key: settings[key] for key in DISTILBERT_CONFIG_KEYS})
     model = DistilBertForQuestionAnswering(config)
     generator = None if init_seed is None else torch.Generator().manual_seed(init_seed)
     initialize_weights(model, initializer_range, generator=generator)
