@@ -27,6 +27,9 @@ class FakeSigOpt:
         self.observations: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []
         self.max_open = 0
+        self.faults: list[tuple[str, str, str]] = []
+        """Planned faults, consumed in order: (method, resource, action); action "503" answers 503 without
+        acting, "drop" acts and then closes the connection without an answer (the reply is lost)."""
         self.random = random.Random(0)
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -43,6 +46,16 @@ class FakeSigOpt:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def fail(self, action: str, times: int = 1, *, method: str = "POST", resource: str = "observations") -> None:
+        self.faults.extend([(method, resource, action)] * times)
+
+    def _fault(self, method: str, path: list[str]) -> str | None:
+        with self.lock:
+            resource = path[3] if len(path) > 3 else None
+            if self.faults and self.faults[0][:2] == (method, resource):
+                return self.faults.pop(0)[2]
+        return None
 
     # -- REST ----------------------------------------------------------------------------------
 
@@ -63,6 +76,11 @@ class FakeSigOpt:
                 return 200, self._suggest(experiment)
             if resource == "observations" and method == "POST":
                 return self._observe(experiment, body or {})
+            if resource == "suggestions" and method == "GET":
+                return 200, _page([s for s in self.open_suggestions.values() if s["experiment"] == experiment["id"]])
+            if resource == "suggestions" and method == "DELETE" and len(path) > 4:
+                self.open_suggestions.pop(path[4], None)
+                return 204, {}
             if resource == "observations" and method == "GET":
                 return 200, _page([o for o in self.observations if o["experiment"] == experiment["id"]])
             if resource == "best_assignments" and method == "GET":
@@ -147,10 +165,21 @@ def _handler(api: FakeSigOpt) -> type[BaseHTTPRequestHandler]:
             expected = "Basic " + base64.b64encode(f"{api.token}:".encode()).decode()
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None
-            if header != expected:
+            path = self.path.split("?")[0].strip("/").split("/")
+            fault = api._fault(method, path)
+            if fault == "503":
+                status, payload = 503, {"message": "Service Unavailable (planned)"}
+            elif header != expected:
                 status, payload = 401, {"message": "Invalid API token"}
             else:
-                status, payload = api.handle(method, self.path.split("?")[0].strip("/").split("/"), body)
+                status, payload = api.handle(method, path, body)
+            if fault == "drop":
+                self.close_connection = True
+                return
+            if status == 204:
+                self.send_response(204)
+                self.end_headers()
+                return
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -163,5 +192,8 @@ def _handler(api: FakeSigOpt) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             self._serve("POST")
+
+        def do_DELETE(self) -> None:
+            self._serve("DELETE")
 
     return Handler

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec, Suggestion, sigopt_values
 from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
@@ -20,6 +21,7 @@ from hydra_plugins.sigopt_sweeper._trial import Observation
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 UNAUTHORIZED = (401, 403)
 NOT_FOUND = 404
 
@@ -34,11 +36,22 @@ class ApiDriver:
     """An extra open suggestion would exceed the experiment's parallel bandwidth."""
 
     def __init__(
-        self, spec: ExperimentSpec, token: str, *, token_env: str, api_url: str | None, project: str | None
+        self,
+        spec: ExperimentSpec,
+        token: str,
+        *,
+        token_env: str,
+        api_url: str | None,
+        project: str | None,
+        retries: int = 5,
+        backoff_s: float = 1.0,
     ) -> None:
+        """``retries``/``backoff_s``: of requests answered with a 5xx or not at all (first wait, doubled each time)."""
         from sigopt import Connection
 
         self.spec = spec
+        self.retries = retries
+        self.backoff_s = backoff_s
         self.token_env = token_env
         self.project = project
         self.connection = Connection(client_token=token)
@@ -80,18 +93,59 @@ class ApiDriver:
         return newly
 
     def suggest(self, pending: Sequence[dict[str, Any]]) -> Suggestion:
-        with self._lock:  # the sweep may prefetch a suggestion while it reports an observation
-            suggestion = self._experiment().suggestions().create()
+        suggestion = self._retrying("create a suggestion", lambda: self._experiment().suggestions().create())
         return Suggestion(id=str(suggestion.id), assignments=dict(suggestion.assignments))
 
     def observe(self, observation: Observation) -> str | None:
-        observations = self._experiment().observations()
-        with self._lock:
-            if observation.failed:
-                created = observations.create(suggestion=observation.suggestion_id, failed=True)
-            else:
-                created = observations.create(suggestion=observation.suggestion_id, values=sigopt_values(observation))
+        """Report one observation; returns its SigOpt id. Raises when SigOpt gave no definite answer.
+
+        A retried create may have reached SigOpt before its answer was lost: SigOpt then refuses the
+        retry (the suggestion is closed), and the observation it already holds is the answer.
+        """
+        if observation.failed:
+            body: dict[str, Any] = {"suggestion": observation.suggestion_id, "failed": True}
+        else:
+            body = {"suggestion": observation.suggestion_id, "values": sigopt_values(observation)}
+        try:
+            created = self._retrying("report an observation", lambda: self._experiment().observations().create(**body))
+        except Exception as error:
+            if getattr(error, "status_code", None) is None:
+                raise
+            known = self._observed().get(observation.suggestion_id)
+            if known is None:
+                raise
+            return known
         return str(created.id)
+
+    def _observed(self) -> dict[str, str]:
+        """SigOpt's observations of this experiment: suggestion id -> observation id."""
+        observations = self._retrying("list observations", lambda: self._experiment().observations().fetch())
+        return {str(item.suggestion): str(item.id) for item in observations.iterate_pages()}
+
+    def _retrying(self, action: str, request: Callable[[], T]) -> T:
+        """``request`` again after a 5xx answer or none (the client itself retries only 429)."""
+        from sigopt.exception import ApiException, ConnectionException
+
+        delay = self.backoff_s
+        for attempt in range(self.retries + 1):
+            try:
+                with self._lock:  # the sweep may prefetch a suggestion while it reports an observation
+                    return request()
+            except (ApiException, ConnectionException) as error:
+                status = getattr(error, "status_code", None)
+                if (status is not None and status < 500) or attempt == self.retries:
+                    raise
+                log.warning(
+                    "SigOpt: could not %s (%s); retry %d/%d in %.1f s",
+                    action,
+                    f"HTTP {status}" if status is not None else "no answer",
+                    attempt + 1,
+                    self.retries,
+                    delay,
+                )
+            time.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")
 
     def _experiment(self) -> Any:
         if self.experiment_id is None:

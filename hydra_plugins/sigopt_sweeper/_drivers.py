@@ -32,4 +32,12 @@ def make_driver(settings: DictConfig, spec: ExperimentSpec) -> Driver:
             "(export it; it is never read from config). Use driver=lite to run offline."
         )
     api_url = os.environ.get(settings.api_url_env) or None
-    return ApiDriver(spec, token, token_env=settings.token_env, api_url=api_url, project=settings.project)
+    return ApiDriver(
+        spec,
+        token,
+        token_env=settings.token_env,
+        api_url=api_url,
+        project=settings.project,
+        retries=settings.report_retries,
+        backoff_s=settings.retry_backoff_s,
+    )

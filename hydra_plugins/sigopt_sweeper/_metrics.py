@@ -93,7 +93,13 @@ def read_values(metrics: Sequence[Metric], returned: Any, trial: int) -> dict[st
             f"trial {trial} returned no {missing} (it returned: {sorted(map(str, returned))}). "
             "Fix the names in hydra.sweeper.metrics or make the task return them."
         )
-    return {metric.name: float(returned[metric.name]) for metric in metrics}
+    values = {}
+    for metric in metrics:
+        try:
+            values[metric.name] = float(returned[metric.name])
+        except (TypeError, ValueError):
+            raise ValueError(f"{metric.name}={str(returned[metric.name])[:80]!r} is not a number") from None
+    return values
 
 
 def non_finite(values: Mapping[str, float]) -> list[str]:

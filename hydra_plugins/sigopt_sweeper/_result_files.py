@@ -155,4 +155,3 @@ def _record(observation: Observation) -> dict[str, Any]:
 
 def _round(value: float | None) -> str:
     return "" if value is None else f"{value:.3f}"
-

@@ -11,6 +11,13 @@ from omegaconf import DictConfig, OmegaConf
 from hydra_plugins.sigopt_sweeper.config import DriverType, KeepCheckpoints, Lie
 
 CHOICES: dict[str, type[Enum]] = {"driver": DriverType, "lie": Lie, "keep_checkpoints": KeepCheckpoints}
+INTEGER_MINIMUMS = {
+    "budget": 1,
+    "parallelism": 1,
+    "max_attempts": 1,
+    "max_infrastructure_failures": 1,
+    "report_retries": 0,
+}
 
 
 class SweepConfigError(ValueError):
@@ -32,9 +39,14 @@ def choice(value: Any, choices: type[Enum], key: str) -> str:
 def read_settings(settings: DictConfig) -> DictConfig:
     """``hydra.sweeper`` resolved and checked, with every choice as its value ("lite", "pareto", ...)."""
     values = OmegaConf.to_container(settings, resolve=True)
-    for key in ("budget", "parallelism"):
-        if not isinstance(values[key], int) or values[key] < 1:
-            raise SweepConfigError(f"hydra.sweeper.{key}={values[key]} must be an integer >= 1.")
+    for key, minimum in INTEGER_MINIMUMS.items():
+        if not isinstance(values[key], int) or isinstance(values[key], bool) or values[key] < minimum:
+            raise SweepConfigError(f"hydra.sweeper.{key}={values[key]} must be an integer >= {minimum}.")
+    for key, null in (("trial_timeout_s", "no limit"), ("retry_backoff_s", None)):
+        value = values[key]
+        if (value is not None or null is None) and (not isinstance(value, (int, float)) or value <= 0):
+            allowed = f"null ({null}) or " if null else ""
+            raise SweepConfigError(f"hydra.sweeper.{key}={value} must be {allowed}a number of seconds > 0.")
     values.update({key: choice(values[key], choices, f"hydra.sweeper.{key}") for key, choices in CHOICES.items()})
     blas_threads = values["blas_threads"]
     if blas_threads is not None and (not isinstance(blas_threads, int) or blas_threads < 1):

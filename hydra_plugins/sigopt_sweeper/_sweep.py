@@ -30,6 +30,7 @@ from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
 from hydra_plugins.sigopt_sweeper._trial import Observation, Trial, to_observation
 from hydra_plugins.sigopt_sweeper._trial_pool import LauncherPool, RayPool, TimedTask, make_pool
 from hydra_plugins.sigopt_sweeper.config import KeepCheckpoints
+from lightning_distill.errors import first_line
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class SigOptSweep:
         )
         observations, to_rerun = dict(state.observations), list(state.pending)
         running = RunningSweep(settings, spec, driver, pool, journal, observations, to_rerun, state.next_trial_number)
+        running.unreported = set(observations) - state.reported
         return running.run()
 
     def _check_composes(self, space: SearchSpace) -> None:
@@ -90,6 +92,7 @@ def _start(driver: Driver, journal: Journal, settings: DictConfig, spec: Experim
         )
     for trial in driver.restore(list(state.observations.values()), state.reported):
         journal.record_reported(trial)
+        state.reported.add(trial)
     log.info(
         "SigOpt sweep (%s driver, experiment %s): %d parameters, budget %d, parallelism %d -> %s",
         driver.name,
@@ -116,6 +119,8 @@ class RunningSweep:
     to_rerun: list[Trial]
     """Trials in flight when a resumed sweep stopped: they run again with their assignments."""
     next_number: int
+    unreported: set[int] = field(default_factory=set)
+    """Journaled observations the optimizer has not acknowledged (reported after the next wait)."""
     in_flight: dict[int, Trial] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -131,6 +136,13 @@ class RunningSweep:
         finally:
             self.prefetcher.close()
             self.pool.close()
+            self._report()
+            if self.unreported:
+                log.warning(
+                    "%d observations are journaled but not reported to the optimizer; rerun with "
+                    "hydra.sweeper.resume=true to report them",
+                    len(self.unreported),
+                )
             self._write_results(final=True)
         return sorted(self.observations.values(), key=lambda observation: observation.trial)
 
@@ -173,13 +185,21 @@ class RunningSweep:
             self.prefetcher.start(self._pending())
 
     def _collect(self) -> None:
-        """Wait for finished trials; journal, report and write out each one's observation."""
+        """Wait for finished trials: journal every outcome of the wait first, then report them.
+
+        Reporting can fail (a SigOpt outage); by then every outcome is journaled, and what was not
+        reported is retried after the next wait and on resume, while the sweep goes on.
+        """
+        finished: list[tuple[Observation, Exception | None]] = []
         for outcome in self.pool.wait():
             self.in_flight.pop(outcome.trial.number, None)
             observation, error = to_observation(outcome, self.spec.metrics)
             self.journal.record_observation(observation)
             self.observations[observation.trial] = observation
-            self.journal.record_reported(observation.trial, self.driver.observe(observation))
+            self.unreported.add(observation.trial)
+            finished.append((observation, error))
+        self._report()
+        for observation, _ in finished:
             log.info(
                 "trial %d %s (%d/%d)%s",
                 observation.trial,
@@ -188,9 +208,29 @@ class RunningSweep:
                 self.settings.budget,
                 f": {observation.reason}" if observation.reason else f": {observation.values}",
             )
-            self._write_results(final=False)
+        self._write_results(final=False)
+        for _, error in finished:
             if error is not None:
                 raise error
+
+    def _report(self) -> None:
+        """Report journaled observations the optimizer has not acknowledged, oldest first.
+
+        The first that fails (after the driver's own retries) stops this round: the service is
+        likely down, and the rest stay unreported in the journal for the next round or a resume.
+        """
+        for number in sorted(self.unreported):
+            try:
+                observation_id = self.driver.observe(self.observations[number])
+            except Exception as error:  # noqa: BLE001 - any failure leaves it unreported, to retry
+                log.warning(
+                    "trial %d: reporting its observation failed (%s); retried after the next trial and on resume",
+                    number,
+                    first_line(error),
+                )
+                return
+            self.journal.record_reported(number, observation_id)
+            self.unreported.discard(number)
 
     def _write_results(self, *, final: bool) -> None:
         observations = list(self.observations.values())

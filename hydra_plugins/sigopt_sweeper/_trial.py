@@ -85,6 +85,8 @@ def to_observation(outcome: TrialOutcome, metrics: tuple[Metric, ...]) -> tuple[
         values = read_values(metrics, outcome.value, trial.number)
     except MissingMetricError as error:
         return Observation(status=FAILED, reason=f"{BAD_METRICS}: {error}", **base), error
+    except (TypeError, ValueError) as error:  # a metric that is not a number: this trial's result, not a naming mistake
+        return Observation(status=FAILED, reason=f"{BAD_METRICS}: trial {trial.number}: {error}"[:500], **base), None
     returned = {str(key): _plain(value) for key, value in outcome.value.items()}
     bad = non_finite(values)
     if bad:

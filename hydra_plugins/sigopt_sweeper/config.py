@@ -65,7 +65,8 @@ class MetricConf:
     strategy: Any = Strategy.optimize
     """A ``Strategy``: optimize (one or two metrics) | store (recorded, not optimized)."""
     threshold: float | None = None
-    """Values at or beyond it are deprioritized (SigOpt metric threshold)."""
+    """SigOpt metric threshold, inclusive: values at it or better meet it; worse ones are deprioritized
+    and never on the Pareto front."""
 
 
 @dataclass
@@ -120,6 +121,23 @@ class SigOptSweeperConf:
     """Per-trial subdirectory holding its checkpoint (listed in pareto.json; keep_checkpoints=pareto needs it)."""
     baseline: BaselineConf | None = None
     """A reference point for pareto.png / pareto.json; null = none."""
+
+    trial_timeout_s: float | None = None
+    """Seconds a trial may take (on Ray from submission, so queueing counts); past it the trial is
+    cancelled and recorded as failed with reason ``timeout: ...``. null = no limit."""
+    max_attempts: int = 2
+    """Times a trial is started before it is recorded as failed: a trial in flight when the sweep
+    process died, or whose worker died, is started again until then (a trial that crashes the sweep
+    cannot block every resume)."""
+    max_infrastructure_failures: int = 5
+    """Circuit breaker: this many consecutive infrastructure failures (Ray worker or node died,
+    object lost, out of disk, runtime env setup, Ray's OOM killer) stop the sweep, trials kept
+    pending for ``resume``. Such failures are requeued, not observed."""
+    report_retries: int = 5
+    """api driver: retries of a request that got a 5xx answer or no answer (the client retries 429 only)."""
+    retry_backoff_s: float = 1.0
+    """api driver: wait before the first retry, doubled after each. A report that still fails stays
+    unreported: it is retried after the next trial finishes and on resume."""
 
 
 @dataclass

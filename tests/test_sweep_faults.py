@@ -1,0 +1,185 @@
+"""The sweep loop under faults, in process: a scripted trial pool and optimizer stand in for Ray
+and SigOpt, so each defect of issue 9 is one fast, exact scenario (the subprocess sweeps of the
+fault matrix are in test_fault_matrix.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+
+import pytest
+from omegaconf import OmegaConf
+
+from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec, Suggestion
+from hydra_plugins.sigopt_sweeper._journal import Journal, sweep_header
+from hydra_plugins.sigopt_sweeper._settings import read_settings
+from hydra_plugins.sigopt_sweeper._sweep import RunningSweep
+from hydra_plugins.sigopt_sweeper._trial import Trial, TrialOutcome
+from hydra_plugins.sigopt_sweeper.api import parse_metrics, parse_search_space
+from hydra_plugins.sigopt_sweeper.config import SigOptSweeperConf
+
+SPACE = parse_search_space({"width": "int(interval(1, 8))", "quality": "interval(0.0, 1.0)"})
+METRICS = parse_metrics(
+    [
+        {"name": "exact", "objective": "maximize", "threshold": 50.0},
+        {"name": "num_params", "objective": "minimize"},
+    ]
+)
+
+
+def settings(**overrides):
+    conf = OmegaConf.structured(SigOptSweeperConf)
+    conf.params = None
+    metrics = [metric.to_sigopt() for metric in METRICS]
+    conf.merge_with({"metrics": metrics, "budget": 6, "parallelism": 2, "seed": 0, **overrides})
+    return read_settings(conf)
+
+
+def metrics_of(trial: Trial) -> dict[str, float]:
+    return {"exact": 100.0 * trial.assignments["quality"], "num_params": 1000.0 * trial.assignments["width"]}
+
+
+class ScriptedPool:
+    """Trials finish in submission order, ``per_wait`` at a time; ``result(trial, attempt)`` says how."""
+
+    asynchronous = True
+
+    def __init__(self, result: Callable[[Trial, int], TrialOutcome] | None = None, per_wait: int = 2) -> None:
+        self.result = result or (lambda trial, attempt: TrialOutcome(trial, True, metrics_of(trial)))
+        self.per_wait = per_wait
+        self.running: list[Trial] = []
+        self.starts: dict[int, int] = {}
+        self.closed_with: list[int] | None = None
+
+    def has_room(self, in_flight: int) -> bool:
+        return in_flight < 2
+
+    def submit(self, trial: Trial) -> None:
+        self.starts[trial.number] = self.starts.get(trial.number, 0) + 1
+        self.running.append(trial)
+
+    def wait(self) -> list[TrialOutcome]:
+        done, self.running = self.running[: self.per_wait], self.running[self.per_wait :]
+        return [self.result(trial, self.starts[trial.number]) for trial in done]
+
+    def close(self) -> None:
+        self.closed_with = [trial.number for trial in self.running]
+
+
+class ScriptedDriver:
+    """Suggests grid points in order; ``observe`` raises the errors queued in ``report_errors``."""
+
+    name = "lite"
+    prefetch = False
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.reported: list[int] = []
+        self.report_errors: list[Exception] = []
+
+    def suggest(self, pending):
+        self.count += 1
+        return Suggestion(f"s-{self.count}", {"width": 1 + self.count % 8, "quality": (self.count % 10) / 10})
+
+    def observe(self, observation):
+        if self.report_errors:
+            raise self.report_errors.pop(0)
+        self.reported.append(observation.trial)
+
+
+def running_sweep(tmp_path, pool=None, driver=None, **overrides) -> RunningSweep:
+    conf = settings(**overrides)
+    spec = ExperimentSpec("test", SPACE, METRICS, conf.budget, conf.parallelism)
+    journal = Journal(tmp_path)
+    driver = driver or ScriptedDriver()
+    state = journal.state_to_resume(spec, driver.name, resume=conf.resume)
+    if state.header is None:
+        journal.write_header(sweep_header(driver.name, "lite", spec))
+    sweep = RunningSweep(
+        conf,
+        spec,
+        driver,
+        pool or ScriptedPool(),
+        journal,
+        dict(state.observations),
+        state.pending,
+        state.next_trial_number,
+    )
+    sweep.unreported = set(state.observations) - state.reported
+    return sweep
+
+
+def events(tmp_path, event):
+    lines = (tmp_path / "journal.jsonl").read_text().splitlines()
+    return [record for record in map(json.loads, lines) if record["event"] == event]
+
+
+# -- defect 1: one error while reporting ----------------------------------------------------------
+
+
+def test_a_failed_report_does_not_end_the_sweep_nor_lose_the_other_outcomes(tmp_path, caplog):
+    driver = ScriptedDriver()
+    driver.report_errors = [ConnectionError("SigOpt answered 503 five times")]
+    pool = ScriptedPool()
+    with caplog.at_level(logging.WARNING):
+        observations = running_sweep(tmp_path, pool, driver).run()
+    assert [observation.trial for observation in observations] == list(range(6))
+    assert sorted(record["trial"] for record in events(tmp_path, "observation")) == list(range(6))
+    assert sorted(driver.reported) == list(range(6)), "the failed report was retried later"
+    assert sorted(record["trial"] for record in events(tmp_path, "reported")) == list(range(6))
+    assert pool.closed_with == [], "no running trial was cancelled"
+    assert "reporting its observation failed" in caplog.text
+
+
+def test_a_report_still_failing_at_the_end_stays_unreported_for_resume(tmp_path):
+    driver = ScriptedDriver()
+    driver.report_errors = [ConnectionError("down")] * 100
+    running_sweep(tmp_path, driver=driver).run()
+    assert len(events(tmp_path, "observation")) == 6 and not events(tmp_path, "reported")
+    driver = ScriptedDriver()
+    resumed = running_sweep(tmp_path, driver=driver, resume=True)
+    assert resumed.unreported == set(range(6))
+    resumed.run()
+    assert sorted(driver.reported) == list(range(6))
+
+
+def test_a_non_numeric_metric_is_a_failed_trial_not_a_crash(tmp_path):
+    def result(trial, attempt):
+        values = metrics_of(trial)
+        if trial.number == 0:
+            values["exact"] = "n/a"
+        return TrialOutcome(trial, True, values)
+
+    observations = running_sweep(tmp_path, ScriptedPool(result)).run()
+    assert len(observations) == 6
+    assert observations[0].failed and observations[0].reason.startswith("bad_metrics: trial 0: exact='n/a'")
+    assert not observations[1].failed
+
+
+@pytest.mark.parametrize("status", [503, None])
+def test_api_driver_retries_5xx_and_lost_connections(status, monkeypatch):
+    from sigopt.exception import ApiException, ConnectionException
+
+    from hydra_plugins.sigopt_sweeper._api_driver import ApiDriver
+
+    driver = ApiDriver(ExperimentSpec("t", SPACE, METRICS, 6, 2), "token", token_env="T", api_url=None, project=None)
+    driver.backoff_s = 0.0
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise ApiException({"message": "down"}, status) if status else ConnectionException("reset")
+        return "ok"
+
+    assert driver._retrying("test", flaky) == "ok" and len(calls) == 3
+    calls.clear()
+
+    def refused():
+        calls.append(1)
+        raise ApiException({"message": "bad"}, 400)
+
+    with pytest.raises(ApiException):
+        driver._retrying("test", refused)
+    assert len(calls) == 1, "a 4xx is a definite answer: not retried"
