@@ -59,10 +59,20 @@ class SigOptSweep:
         self._check_composes(spec.space)
         journal = Journal(Path(str(self.config.hydra.sweep.dir)))
         driver = make_driver(settings, spec)
-        state = _start(driver, journal, settings, spec)
         pool = make_pool(
-            self.launcher, self.config, settings.parallelism, journal.path.parent, self.hydra_context, self.task
+            self.launcher,
+            self.config,
+            settings.parallelism,
+            journal.path.parent,
+            self.hydra_context,
+            self.task,
+            settings.trial_timeout_s,
         )
+        try:
+            state = _start(driver, journal, settings, spec)
+        except BaseException:
+            pool.close()
+            raise
         observations, to_rerun = dict(state.observations), list(state.pending)
         running = RunningSweep(settings, spec, driver, pool, journal, observations, to_rerun, state.next_trial_number)
         running.unreported = set(observations) - state.reported

@@ -20,6 +20,7 @@ NON_FINITE_LOSS = "non_finite_loss"
 WORKER_DIED = "worker_died"
 EXCEPTION = "exception"
 BAD_METRICS = "bad_metrics"
+TIMEOUT = "timeout"
 
 CUDA_OOM_MARKERS = ("CUDA out of memory", "CUDA error: out of memory", "OutOfMemoryError")
 WORKER_DEATH_TYPES = ("WorkerCrashedError", "NodeDiedError", "OutOfMemoryError", "ActorDiedError", "TaskCancelledError")
@@ -95,13 +96,25 @@ def to_observation(outcome: TrialOutcome, metrics: tuple[Metric, ...]) -> tuple[
 
 
 def failure_reason(error: BaseException) -> str:
+    if isinstance(error, TrialTimeoutError):
+        return str(error)
     kind = type(error).__name__
     message = (str(error).strip().splitlines() or [""])[0]
     return f"{failure_category(error)}: {kind}: {message}"[:500]
 
 
+class TrialTimeoutError(Exception):
+    """A trial ran past ``hydra.sweeper.trial_timeout_s``."""
+
+
+def timeout_reason(timeout_s: float) -> str:
+    return f"{TIMEOUT}: the trial ran past hydra.sweeper.trial_timeout_s={timeout_s:g} s and was cancelled"
+
+
 def failure_category(error: BaseException) -> str:
     kind = type(error).__name__
+    if kind == TrialTimeoutError.__name__:
+        return TIMEOUT
     text = f"{kind}: {error}"
     module = type(error).__module__ or ""
     if module.startswith("ray") and kind in WORKER_DEATH_TYPES:

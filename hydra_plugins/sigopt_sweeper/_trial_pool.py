@@ -12,8 +12,11 @@ launcher runs them one after another in this process; joblib or submitit in para
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,8 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from hydra_plugins.sigopt_sweeper._trial import Trial, TrialOutcome, failure_reason
+from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
+from hydra_plugins.sigopt_sweeper._trial import Trial, TrialOutcome, TrialTimeoutError, failure_reason, timeout_reason
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +58,36 @@ class TimedTask:
     as trial time; the sweeper's own view (submit -> result) gives the overhead around it.
     """
 
-    def __init__(self, task_function: Any) -> None:
+    def __init__(self, task_function: Any, timeout_s: float | None = None) -> None:
         self.task_function = task_function
+        self.timeout_s = timeout_s
+        """Set for launchers that run the task in a process's main thread (the sweep's, or a worker's):
+        a SIGALRM then ends a trial that runs too long. Ray trials are cancelled from outside instead."""
 
     def __call__(self, cfg: DictConfig) -> TimedValue:
         started_at = time.time()
-        value = self.task_function(cfg)
+        with _alarm(self.timeout_s):
+            value = self.task_function(cfg)
         return TimedValue(value, started_at, time.time())
+
+
+@contextmanager
+def _alarm(timeout_s: float | None) -> Iterator[None]:
+    """Raise TrialTimeoutError in the main thread after ``timeout_s`` (no-op elsewhere or without a limit)."""
+    if not timeout_s or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TrialTimeoutError(timeout_reason(timeout_s))
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class LauncherPool:
@@ -107,6 +134,7 @@ class RayPool:
         hydra_context: HydraContext,
         config: DictConfig,
         task_function: Any,
+        timeout_s: float | None = None,
     ) -> None:
         import ray
         from hydra_plugins.hydra_ray_launcher._launcher_util import start_ray  # the launcher's own start-up
@@ -117,13 +145,38 @@ class RayPool:
         self.hydra_context = hydra_context
         self.config = config
         self.task_function = task_function
+        self.timeout_s = timeout_s
         self.remote_options = _remote_options(launcher.ray_cfg.remote)
         init = launcher.ray_cfg.init
-        if not init.get("address"):
+        local = not init.get("address")
+        if local:
             with open_dict(init):  # as hydra-ray-launcher, for a new local instance only: Ray refuses
                 init.setdefault("object_store_memory", LOCAL_OBJECT_STORE_BYTES)  # it when joining a cluster
         start_ray(init)
+        self._check_resources(local=local)
         self.running: dict[Any, tuple[Trial, float]] = {}
+
+    def _check_resources(self, *, local: bool) -> None:
+        """A trial's resource request that no node can ever meet would wait forever: refuse it now.
+
+        Only a local instance is refused: a cluster's autoscaler may add such nodes (there the wait
+        is bounded by ``trial_timeout_s``), so for a cluster it is a warning.
+        """
+        request = {"CPU": self.remote_options.get("num_cpus", 1), "GPU": self.remote_options.get("num_gpus", 0)}
+        request.update(self.remote_options.get("resources") or {})
+        request = {name: amount for name, amount in request.items() if amount}
+        nodes = [node.get("Resources", {}) for node in self.ray.nodes() if node.get("Alive")]
+        if any(all(node.get(name, 0) >= amount for name, amount in request.items()) for node in nodes):
+            return
+        largest = {name: max((node.get(name, 0) for node in nodes), default=0) for name in request}
+        message = (
+            f"hydra.launcher.ray.remote asks each trial for {request}, but no Ray node has that much "
+            f"(the largest offer {largest}); lower hydra.launcher.ray.remote (e.g. num_gpus) or give Ray "
+            "those resources (hydra.launcher.ray.init.num_gpus / num_cpus, or a cluster that has them)."
+        )
+        if local:
+            raise SweepConfigError(message)
+        log.warning("%s Trials wait until the cluster has such a node.", message)
 
     def has_room(self, in_flight: int) -> bool:
         return in_flight < self.capacity
@@ -143,7 +196,9 @@ class RayPool:
 
     def wait(self) -> list[TrialOutcome]:
         references = list(self.running)
-        ready, _ = self.ray.wait(references, num_returns=1)
+        ready, _ = self.ray.wait(references, num_returns=1, timeout=self._until_first_deadline())
+        if not ready:
+            return self._cancel_overdue()
         more, _ = self.ray.wait(references, num_returns=len(references), timeout=0)
         outcomes = []
         for reference in {*ready, *more}:
@@ -167,6 +222,26 @@ class RayPool:
             outcomes.append(_outcome(trial, job_return, submitted, time.time(), self.sweep_dir))
         return outcomes
 
+    def _until_first_deadline(self) -> float | None:
+        if not self.timeout_s:
+            return None
+        first = min(submitted for _, submitted in self.running.values())
+        return max(0.0, first + self.timeout_s - time.time())
+
+    def _cancel_overdue(self) -> list[TrialOutcome]:
+        """Cancel (kill) the trials past ``trial_timeout_s``; their failed outcomes."""
+        outcomes = []
+        now = time.time()
+        for reference, (trial, submitted) in list(self.running.items()):
+            if now - submitted < self.timeout_s:
+                continue
+            del self.running[reference]
+            self.ray.cancel(reference, force=True)
+            reason = timeout_reason(self.timeout_s)
+            log.warning("trial %d: %s", trial.number, reason)
+            outcomes.append(TrialOutcome(trial, ok=False, reason=reason, started_at=submitted, finished_at=now))
+        return outcomes
+
     def close(self) -> None:
         for reference in list(self.running):
             try:
@@ -182,10 +257,13 @@ def make_pool(
     capacity: int,
     sweep_dir: Path,
     hydra_context: HydraContext,
-    task_function: Any,
+    task_function: TimedTask,
+    timeout_s: float | None = None,
 ) -> LauncherPool | RayPool:
+    """``timeout_s``: Ray cancels a trial past it; other launchers get it as an alarm in the task."""
     if _is_ray_launcher(launcher, config):
-        return RayPool(launcher, capacity, sweep_dir, hydra_context, config, task_function)
+        return RayPool(launcher, capacity, sweep_dir, hydra_context, config, task_function, timeout_s)
+    task_function.timeout_s = timeout_s
     log.info(
         "%s has no asynchronous API: trials run in batches of %d (use hydra/launcher=ray for asynchronous trials).",
         type(launcher).__name__,
