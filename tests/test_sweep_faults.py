@@ -96,18 +96,7 @@ def running_sweep(tmp_path, pool=None, driver=None, **overrides) -> RunningSweep
     state = journal.state_to_resume(spec, driver.name, resume=conf.resume)
     if state.header is None:
         journal.write_header(sweep_header(driver.name, "lite", spec))
-    sweep = RunningSweep(
-        conf,
-        spec,
-        driver,
-        pool or ScriptedPool(),
-        journal,
-        dict(state.observations),
-        state.pending,
-        state.next_trial_number,
-    )
-    sweep.unreported = set(state.observations) - state.reported
-    return sweep
+    return RunningSweep.resumed(conf, spec, driver, pool or ScriptedPool(), journal, state)
 
 
 def events(tmp_path, event):
@@ -183,3 +172,119 @@ def test_api_driver_retries_5xx_and_lost_connections(status, monkeypatch):
     with pytest.raises(ApiException):
         driver._retrying("test", refused)
     assert len(calls) == 1, "a 4xx is a definite answer: not retried"
+
+
+# -- defect 3: a trial that crashes the sweep process blocks every resume -------------------------
+
+
+class SweepCrash(BaseException):
+    """The sweep process dying (SIGKILL, segfault in the launcher) while this trial runs."""
+
+
+def crashing_pool(crash_trial: int) -> ScriptedPool:
+    def result(trial, attempt):
+        if trial.number == crash_trial:
+            raise SweepCrash
+        return TrialOutcome(trial, True, metrics_of(trial))
+
+    return ScriptedPool(result)
+
+
+def test_a_trial_that_crashes_the_sweep_is_failed_after_max_attempts(tmp_path):
+    for resume in (False, True):
+        with pytest.raises(SweepCrash):
+            running_sweep(tmp_path, crashing_pool(crash_trial=1), resume=resume).run()
+    assert [record["trial"] for record in events(tmp_path, "started")].count(1) == 2
+    observations = running_sweep(tmp_path, crashing_pool(crash_trial=1), resume=True).run()
+    assert [observation.trial for observation in observations] == list(range(6))
+    assert observations[1].failed and observations[1].reason.startswith("crashed: started 2 times")
+    assert "hydra.sweeper.max_attempts=2" in observations[1].reason
+    assert len(events(tmp_path, "suggestion")) == 6
+
+
+# -- defect 4: infrastructure failures are not properties of the suggestion -----------------------
+
+
+def ray_error(name: str, module: str = "ray.exceptions") -> BaseException:
+    return type(name, (RuntimeError,), {"__module__": module})("the worker died")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "WorkerCrashedError",
+        "NodeDiedError",
+        "ObjectLostError",
+        "OutOfDiskError",
+        "RuntimeEnvSetupError",
+        "OutOfMemoryError",
+    ],
+)
+def test_ray_infrastructure_errors_are_recognised_through_the_exception_chain(name):
+    from hydra_plugins.sigopt_sweeper._trial import failure_category, is_infrastructure_failure
+
+    try:
+        try:
+            raise ray_error(name)
+        except RuntimeError as inner:
+            raise ValueError("task failed") from inner
+    except ValueError as error:
+        assert is_infrastructure_failure(error)
+        assert failure_category(error) == "worker_died"
+    owner_died = type("OwnerDiedError", (type(ray_error("ObjectLostError")),), {})("owner died")
+    assert is_infrastructure_failure(owner_died), "subclasses count"
+
+
+def test_cuda_oom_and_non_finite_loss_stay_real_failures():
+    import torch
+
+    from hydra_plugins.sigopt_sweeper._trial import failure_category, is_infrastructure_failure
+
+    cuda_oom = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+    assert not is_infrastructure_failure(cuda_oom) and failure_category(cuda_oom) == "cuda_oom"
+    assert not is_infrastructure_failure(ray_error("OutOfMemoryError", module="mylib"))
+    assert not is_infrastructure_failure(FloatingPointError("nan loss"))
+
+
+def infrastructure_failure(trial, attempt):
+    return TrialOutcome(trial, False, reason="worker_died: WorkerCrashedError: exit 3", infrastructure=True)
+
+
+def test_a_trial_lost_to_the_infrastructure_is_requeued_not_observed(tmp_path):
+    def result(trial, attempt):
+        if trial.number == 2 and attempt == 1:
+            return infrastructure_failure(trial, attempt)
+        return TrialOutcome(trial, True, metrics_of(trial))
+
+    pool = ScriptedPool(result)
+    observations = running_sweep(tmp_path, pool).run()
+    assert [observation.trial for observation in observations] == list(range(6))
+    assert not any(observation.failed for observation in observations), "the budget went to real trials"
+    assert pool.starts[2] == 2 and len(events(tmp_path, "suggestion")) == 6
+    assert [record["trial"] for record in events(tmp_path, "requeued")] == [2]
+
+
+def test_a_trial_lost_to_the_infrastructure_max_attempts_times_is_failed(tmp_path):
+    def result(trial, attempt):
+        return (
+            infrastructure_failure(trial, attempt)
+            if trial.number == 0
+            else TrialOutcome(trial, True, metrics_of(trial))
+        )
+
+    observations = running_sweep(tmp_path, ScriptedPool(result)).run()
+    assert [observation.failed for observation in observations] == [True] + [False] * 5
+    assert observations[0].reason.startswith("worker_died")
+
+
+def test_repeated_infrastructure_failures_trip_the_breaker_and_keep_trials_for_resume(tmp_path):
+    from hydra_plugins.sigopt_sweeper._trial_pool import InfrastructureError
+
+    with pytest.raises(InfrastructureError, match=r"\d trials in a row .* max_infrastructure_failures=3") as stopped:
+        running_sweep(tmp_path, ScriptedPool(infrastructure_failure), max_infrastructure_failures=3).run()
+    assert "WorkerCrashedError" in str(stopped.value) and "resume=true" in str(stopped.value)
+    assert not events(tmp_path, "observation"), "nothing observed, no budget spent"
+    observations = running_sweep(tmp_path, ScriptedPool(), resume=True).run()
+    assert [observation.trial for observation in observations] == list(range(6))
+    assert not any(observation.failed for observation in observations)
+    assert len(events(tmp_path, "suggestion")) == 6

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,20 @@ class JournalState:
     trials: dict[int, Trial] = field(default_factory=dict)
     observations: dict[int, Observation] = field(default_factory=dict)
     reported: set[int] = field(default_factory=set)
+    starts: Counter[int] = field(default_factory=Counter)
+    """Times each trial was started (submitted to the pool)."""
+    requeued: Counter[int] = field(default_factory=Counter)
+    """Times each trial was lost to an infrastructure failure and put back to run again."""
     skipped_lines: int = 0
 
     @property
     def pending(self) -> list[Trial]:
         """Suggested but never observed: in flight when the sweep stopped."""
         return [trial for number, trial in sorted(self.trials.items()) if number not in self.observations]
+
+    def unfinished_starts(self, trial: int) -> int:
+        """Starts that ended with no record: the trial was in flight when the sweep process died."""
+        return self.starts[trial] - self.requeued[trial]
 
     @property
     def next_trial_number(self) -> int:
@@ -73,6 +82,12 @@ class Journal:
 
     def record_suggestion(self, trial: Trial) -> None:
         self._append({"event": "suggestion", **asdict(trial)})
+
+    def record_started(self, trial: int) -> None:
+        self._append({"event": "started", "trial": trial})
+
+    def record_requeued(self, trial: int, reason: str) -> None:
+        self._append({"event": "requeued", "trial": trial, "reason": reason})
 
     def record_observation(self, observation: Observation) -> None:
         self._append({"event": "observation", **asdict(observation)})
@@ -143,5 +158,9 @@ def _apply(state: JournalState, record: dict[str, Any]) -> None:
         state.observations[observation.trial] = observation
     elif event == "reported":
         state.reported.add(int(record["trial"]))
+    elif event == "started":
+        state.starts[int(record["trial"])] += 1
+    elif event == "requeued":
+        state.requeued[int(record["trial"])] += 1
     else:
         raise ValueError(f"unknown event {event!r}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +28,8 @@ from hydra_plugins.sigopt_sweeper._journal import Journal, JournalState, sweep_h
 from hydra_plugins.sigopt_sweeper._result_files import PARETO_JSON, plot_pareto, write_observations, write_pareto
 from hydra_plugins.sigopt_sweeper._search_space import SearchSpace
 from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
-from hydra_plugins.sigopt_sweeper._trial import Observation, Trial, to_observation
-from hydra_plugins.sigopt_sweeper._trial_pool import LauncherPool, RayPool, TimedTask, make_pool
+from hydra_plugins.sigopt_sweeper._trial import CRASHED, Observation, Trial, TrialOutcome, to_observation
+from hydra_plugins.sigopt_sweeper._trial_pool import InfrastructureError, LauncherPool, RayPool, TimedTask, make_pool
 from hydra_plugins.sigopt_sweeper.config import KeepCheckpoints
 from lightning_distill.errors import first_line
 
@@ -73,9 +74,7 @@ class SigOptSweep:
         except BaseException:
             pool.close()
             raise
-        observations, to_rerun = dict(state.observations), list(state.pending)
-        running = RunningSweep(settings, spec, driver, pool, journal, observations, to_rerun, state.next_trial_number)
-        running.unreported = set(observations) - state.reported
+        running = RunningSweep.resumed(settings, spec, driver, pool, journal, state)
         return running.run()
 
     def _check_composes(self, space: SearchSpace) -> None:
@@ -132,14 +131,51 @@ class RunningSweep:
     unreported: set[int] = field(default_factory=set)
     """Journaled observations the optimizer has not acknowledged (reported after the next wait)."""
     in_flight: dict[int, Trial] = field(default_factory=dict)
+    starts: Counter[int] = field(default_factory=Counter)
+    requeued: Counter[int] = field(default_factory=Counter)
+    """Per trial: times started, and times lost to an infrastructure failure (so put back)."""
+    infrastructure_streak: int = 0
+    """Consecutive trials lost to infrastructure failures (the circuit breaker's count)."""
 
     def __post_init__(self) -> None:
         self.sweep_dir = self.journal.path.parent
         self.baseline = OmegaConf.to_container(self.settings.baseline) if self.settings.baseline else None
         self.prefetcher = Prefetcher(self.driver)
 
+    @classmethod
+    def resumed(
+        cls,
+        settings: DictConfig,
+        spec: ExperimentSpec,
+        driver: Driver,
+        pool: LauncherPool | RayPool,
+        journal: Journal,
+        state: JournalState,
+    ) -> RunningSweep:
+        """The sweep the journal's ``state`` describes (a new one for an empty state).
+
+        A trial started ``max_attempts`` times without ever finishing (it crashed the launcher or
+        the sweep process each time) is recorded as failed instead of being run again.
+        """
+        running = cls(settings, spec, driver, pool, journal, dict(state.observations), [], state.next_trial_number)
+        running.unreported = set(state.observations) - state.reported
+        running.starts, running.requeued = Counter(state.starts), Counter(state.requeued)
+        for trial in state.pending:
+            crashes = state.unfinished_starts(trial.number)
+            if crashes < settings.max_attempts:
+                running.to_rerun.append(trial)
+                continue
+            reason = (
+                f"{CRASHED}: started {crashes} times without finishing (the sweep or its launcher died each time); "
+                f"not run again (hydra.sweeper.max_attempts={settings.max_attempts})"
+            )
+            log.warning("trial %d: %s", trial.number, reason)
+            running._observe(to_observation(TrialOutcome(trial, ok=False, reason=reason), spec.metrics)[0])
+        return running
+
     def run(self) -> list[Observation]:
         try:
+            self._report()
             while self._start_trials():
                 self._prefetch()
                 self._collect()
@@ -166,6 +202,8 @@ class RunningSweep:
         """Submit trials while the pool has room and the budget allows; False once none is left in flight."""
         while self.pool.has_room(len(self.in_flight)) and self._budget_left():
             trial = self._next_trial()
+            self.journal.record_started(trial.number)
+            self.starts[trial.number] += 1
             self.pool.submit(trial)
             self.in_flight[trial.number] = trial
         return bool(self.in_flight)
@@ -201,12 +239,20 @@ class RunningSweep:
         reported is retried after the next wait and on resume, while the sweep goes on.
         """
         finished: list[tuple[Observation, Exception | None]] = []
+        broken: TrialOutcome | None = None
         for outcome in self.pool.wait():
             self.in_flight.pop(outcome.trial.number, None)
+            if outcome.infrastructure:
+                self.infrastructure_streak += 1
+                if self.infrastructure_streak >= self.settings.max_infrastructure_failures:
+                    broken = outcome
+                if broken or self.requeued[outcome.trial.number] + 1 < self.settings.max_attempts:
+                    self._requeue(outcome)
+                    continue
+            else:
+                self.infrastructure_streak = 0
             observation, error = to_observation(outcome, self.spec.metrics)
-            self.journal.record_observation(observation)
-            self.observations[observation.trial] = observation
-            self.unreported.add(observation.trial)
+            self._observe(observation)
             finished.append((observation, error))
         self._report()
         for observation, _ in finished:
@@ -219,9 +265,30 @@ class RunningSweep:
                 f": {observation.reason}" if observation.reason else f": {observation.values}",
             )
         self._write_results(final=False)
+        if broken is not None:
+            raise InfrastructureError(
+                f"{self.infrastructure_streak} trials in a row were lost to infrastructure failures "
+                f"(hydra.sweeper.max_infrastructure_failures={self.settings.max_infrastructure_failures}); the last: "
+                f"trial {broken.trial.number}: {broken.reason}. The sweep stopped with its unfinished trials pending: "
+                "fix the workers (image, nodes, disk, runtime env), then rerun with hydra.sweeper.resume=true."
+            )
         for _, error in finished:
             if error is not None:
                 raise error
+
+    def _observe(self, observation: Observation) -> None:
+        """Journal a finished trial's observation (reported to the optimizer by ``_report``)."""
+        self.journal.record_observation(observation)
+        self.observations[observation.trial] = observation
+        self.unreported.add(observation.trial)
+
+    def _requeue(self, outcome: TrialOutcome) -> None:
+        """Put a trial lost to the infrastructure back to run again: not an observation of its point."""
+        trial = outcome.trial
+        self.requeued[trial.number] += 1
+        self.journal.record_requeued(trial.number, outcome.reason or "")
+        self.to_rerun.append(trial)
+        log.warning("trial %d lost to the infrastructure, to run again: %s", trial.number, outcome.reason)
 
     def _report(self) -> None:
         """Report journaled observations the optimizer has not acknowledged, oldest first.

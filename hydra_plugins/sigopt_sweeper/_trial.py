@@ -23,7 +23,19 @@ BAD_METRICS = "bad_metrics"
 TIMEOUT = "timeout"
 
 CUDA_OOM_MARKERS = ("CUDA out of memory", "CUDA error: out of memory", "OutOfMemoryError")
-WORKER_DEATH_TYPES = ("WorkerCrashedError", "NodeDiedError", "OutOfMemoryError", "ActorDiedError", "TaskCancelledError")
+CRASHED = "crashed"
+INFRASTRUCTURE_ERRORS = (
+    "WorkerCrashedError",
+    "NodeDiedError",
+    "ObjectLostError",
+    "OutOfDiskError",
+    "RuntimeEnvSetupError",
+    "OutOfMemoryError",
+    "ActorDiedError",
+)
+"""Ray's exceptions (and their subclasses) for a trial lost to the infrastructure, not to its
+assignments: requeued, not observed. Matched by name, since Ray may not be importable here;
+``OutOfMemoryError`` only from Ray (its OOM killer), never PyTorch's (``cuda_oom``, a real failure)."""
 
 
 @dataclass
@@ -43,6 +55,8 @@ class TrialOutcome:
     started_at: float | None = None
     finished_at: float | None = None
     output_dir: str | None = None
+    infrastructure: bool = False
+    """Lost to the infrastructure (``is_infrastructure_failure``): run it again, do not observe it."""
 
 
 @dataclass
@@ -116,14 +130,33 @@ def failure_category(error: BaseException) -> str:
     if kind == TrialTimeoutError.__name__:
         return TIMEOUT
     text = f"{kind}: {error}"
-    module = type(error).__module__ or ""
-    if module.startswith("ray") and kind in WORKER_DEATH_TYPES:
+    if is_infrastructure_failure(error) or kind == "TaskCancelledError":
         return WORKER_DIED
     if any(marker in text for marker in CUDA_OOM_MARKERS):
         return CUDA_OOM
     if kind == "NonFiniteLossError" or isinstance(error, FloatingPointError):
         return NON_FINITE_LOSS
     return EXCEPTION
+
+
+def is_infrastructure_failure(error: BaseException) -> bool:
+    """Whether ``error`` or any exception in its chain (``__cause__``, ``__context__``, Ray's
+    ``cause``) is one of Ray's ``INFRASTRUCTURE_ERRORS``, matched by class name along its bases."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [error]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        for kind in type(current).__mro__:
+            if kind.__name__ in INFRASTRUCTURE_ERRORS and (
+                kind.__name__ != "OutOfMemoryError" or (kind.__module__ or "").startswith("ray")
+            ):
+                return True
+        cause = getattr(current, "cause", None)
+        todo += [current.__cause__, current.__context__, cause if isinstance(cause, BaseException) else None]
+    return False
 
 
 def _plain(value: Any) -> Any:

@@ -27,7 +27,15 @@ from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
-from hydra_plugins.sigopt_sweeper._trial import Trial, TrialOutcome, TrialTimeoutError, failure_reason, timeout_reason
+from hydra_plugins.sigopt_sweeper._trial import (
+    Trial,
+    TrialOutcome,
+    TrialTimeoutError,
+    failure_reason,
+    is_infrastructure_failure,
+    timeout_reason,
+)
+from lightning_distill.errors import first_line
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +44,11 @@ LOCAL_OBJECT_STORE_BYTES = 78643200
 """hydra-ray-launcher's default for local instances (trials exchange only configs and metrics)."""
 
 
-class ClusterLostError(RuntimeError):
+class InfrastructureError(RuntimeError):
+    """The trial infrastructure is broken: the sweep stops with trials pending, to resume once fixed."""
+
+
+class ClusterLostError(InfrastructureError):
     """The trial infrastructure itself is gone (e.g. the local Ray raylet died): stop, resume later.
 
     Recording every remaining trial as failed would spend the budget and teach the optimizer that
@@ -212,12 +224,8 @@ class RayPool:
                     "journaled; rerun with hydra.sweeper.resume=true to continue."
                 ) from None
             except Exception as error:  # noqa: BLE001 - worker death, Ray OOM kill, cancellation
-                log.warning("trial %d: its Ray worker failed: %s", trial.number, error)
-                outcomes.append(
-                    TrialOutcome(
-                        trial, ok=False, reason=failure_reason(error), started_at=submitted, finished_at=time.time()
-                    )
-                )
+                log.warning("trial %d: its Ray worker failed: %s", trial.number, first_line(error))
+                outcomes.append(_failed(trial, error, submitted, time.time()))
                 continue
             outcomes.append(_outcome(trial, job_return, submitted, time.time(), self.sweep_dir))
         return outcomes
@@ -303,9 +311,27 @@ def _outcome(trial: Trial, job_return: JobReturn, submitted: float, returned: fl
             return TrialOutcome(trial, True, value.value, None, value.started_at, value.finished_at, output_dir)
         return TrialOutcome(trial, True, value, None, submitted, returned, output_dir)
     error = job_return._return_value
-    reason = failure_reason(error) if isinstance(error, BaseException) else f"exception: {error!r}"
-    log.warning("trial %d failed: %s", trial.number, reason)
-    return TrialOutcome(trial, False, None, reason, submitted, returned, output_dir)
+    if isinstance(error, BaseException):
+        outcome = _failed(trial, error, submitted, returned, output_dir)
+    else:
+        outcome = TrialOutcome(trial, False, None, f"exception: {error!r}", submitted, returned, output_dir)
+    log.warning("trial %d failed: %s", trial.number, outcome.reason)
+    return outcome
+
+
+def _failed(
+    trial: Trial, error: BaseException, submitted: float, returned: float, output_dir: str | None = None
+) -> TrialOutcome:
+    return TrialOutcome(
+        trial,
+        False,
+        None,
+        failure_reason(error),
+        submitted,
+        returned,
+        output_dir,
+        infrastructure=is_infrastructure_failure(error),
+    )
 
 
 def _output_dir(job_return: JobReturn) -> str | None:

@@ -51,13 +51,13 @@ def _exit_on_known_errors() -> Iterator[None]:
     """A problem the user fixes is one clear line and exit status 2, not a stack trace."""
     from hydra_plugins.sigopt_sweeper._api_driver import SigOptAccessError
     from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
-    from hydra_plugins.sigopt_sweeper._trial_pool import ClusterLostError
+    from hydra_plugins.sigopt_sweeper._trial_pool import InfrastructureError
 
     try:
         yield
     except (SweepConfigError, SigOptAccessError) as error:
         log.error("sigopt sweeper: %s", error)
         raise SystemExit(USER_ERROR_EXIT_CODE) from None
-    except ClusterLostError as error:
+    except InfrastructureError as error:
         log.error("sigopt sweeper stopped: %s", error)
         raise SystemExit(1) from None
