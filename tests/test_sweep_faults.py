@@ -280,7 +280,7 @@ def test_a_trial_lost_to_the_infrastructure_max_attempts_times_is_failed(tmp_pat
 def test_repeated_infrastructure_failures_trip_the_breaker_and_keep_trials_for_resume(tmp_path):
     from hydra_plugins.sigopt_sweeper._trial_pool import InfrastructureError
 
-    with pytest.raises(InfrastructureError, match=r"\d trials in a row .* max_infrastructure_failures=3") as stopped:
+    with pytest.raises(InfrastructureError, match=r"\d trials in a row .*max_infrastructure_failures=3") as stopped:
         running_sweep(tmp_path, ScriptedPool(infrastructure_failure), max_infrastructure_failures=3).run()
     assert "WorkerCrashedError" in str(stopped.value) and "resume=true" in str(stopped.value)
     assert not events(tmp_path, "observation"), "nothing observed, no budget spent"
