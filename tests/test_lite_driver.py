@@ -89,3 +89,19 @@ def test_suggestions_do_not_depend_on_or_disturb_numpy_global_rng():
         points.append(driver.suggest([]).assignments)
         assert (np.random.get_state()[1] == state).all()
     assert len({tuple(sorted(p.items())) for p in points}) == 3
+
+
+def test_a_resumed_seeded_stream_continues_instead_of_repeating_suggestions():
+    """issue 9, defect 5: seed + resume re-suggested the first points in lite's random phase."""
+    first = LiteDriver(SPEC, seed=7)
+    before = [first.suggest([]) for _ in range(3)]
+    history = [Observation(n, s.id, s.assignments, FAILED, reason="x") for n, s in enumerate(before[:2])]
+    resumed = LiteDriver(SPEC, seed=7)
+    resumed.restore(history, set(), [suggestion.id for suggestion in before])
+    after = [resumed.suggest([]) for _ in range(3)]
+    points = {tuple(sorted(s.assignments.items())) for s in before + after}
+    assert len(points) == 6, "no earlier point suggested again"
+    assert [s.id for s in after] == ["lite-4", "lite-5", "lite-6"], "ids do not repeat either"
+    again = LiteDriver(SPEC, seed=7)
+    again.restore(history, set(), [suggestion.id for suggestion in before])
+    assert [again.suggest([]).assignments for _ in range(3)] == [s.assignments for s in after], "still reproducible"

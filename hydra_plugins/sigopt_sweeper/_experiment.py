@@ -58,8 +58,11 @@ class Driver(Protocol):
     def start(self, experiment_id: str | None) -> str:
         """Create the experiment (or attach to ``experiment_id``) and return its id."""
 
-    def restore(self, observations: Sequence[Observation], reported: set[int]) -> list[int]:
-        """Bring the optimizer up to the journal's history; return trials newly reported to it."""
+    def restore(
+        self, observations: Sequence[Observation], reported: set[int], suggestion_ids: Sequence[str] = ()
+    ) -> list[int]:
+        """Bring the optimizer up to the journal's history (its observations and every journaled
+        suggestion id); return trials newly reported to it."""
 
     def suggest(self, pending: Sequence[dict[str, Any]]) -> Suggestion:
         """Next assignments, knowing which are still being evaluated."""

@@ -55,14 +55,20 @@ class LiteDriver:
         self.history: list[Observation] = []
         self._hyperparameters: Any = None
         self._suggestions = 0
+        self.seed = seed
         self._numpy_state = numpy.random.RandomState(seed).get_state()
 
     def start(self, experiment_id: str | None) -> str:
         self._replayed([])  # validates the experiment definition with lite before any trial runs
         return LITE_EXPERIMENT_ID
 
-    def restore(self, observations: Sequence[Observation], reported: set[int]) -> list[int]:
+    def restore(
+        self, observations: Sequence[Observation], reported: set[int], suggestion_ids: Sequence[str] = ()
+    ) -> list[int]:
+        """The journal's history; the random stream continues after its last suggestion ``lite-N``."""
         self.history = sorted(observations, key=lambda observation: observation.trial)
+        numbers = [int(ident[5:]) for ident in suggestion_ids if ident.startswith("lite-") and ident[5:].isdigit()]
+        self._suggestions = max([self._suggestions, *numbers])
         return [observation.trial for observation in self.history if observation.trial not in reported]
 
     def observe(self, observation: Observation) -> str | None:
@@ -83,8 +89,13 @@ class LiteDriver:
     @contextmanager
     def _own_numpy_random_state(self) -> Iterator[None]:
         """libsigopt draws from numpy's global RNG, which every in-process trial re-seeds
-        (``seed_everything``): without its own stream lite would repeat the same "random" points."""
+        (``seed_everything``): without its own stream lite would repeat the same "random" points.
+
+        With a ``seed``, suggestion N (counted from 0) draws from a stream seeded with (seed, N), so
+        a resumed sweep, which restores N from the journal, continues instead of restarting."""
         outside = numpy.random.get_state()
+        if self.seed is not None:  # suggestion N draws from (seed, N): a resumed sweep continues the stream
+            self._numpy_state = numpy.random.RandomState([self.seed, self._suggestions]).get_state()
         numpy.random.set_state(self._numpy_state)
         try:
             yield

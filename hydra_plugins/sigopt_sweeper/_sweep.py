@@ -99,7 +99,8 @@ def _start(driver: Driver, journal: Journal, settings: DictConfig, spec: Experim
         log.info(
             "Resuming %s: %d observations, %d trials to re-run", sweep_dir, len(state.observations), len(state.pending)
         )
-    for trial in driver.restore(list(state.observations.values()), state.reported):
+    suggestion_ids = [trial.suggestion_id for trial in state.trials.values()]
+    for trial in driver.restore(list(state.observations.values()), state.reported, suggestion_ids):
         journal.record_reported(trial)
         state.reported.add(trial)
     log.info(
