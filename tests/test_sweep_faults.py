@@ -288,3 +288,63 @@ def test_repeated_infrastructure_failures_trip_the_breaker_and_keep_trials_for_r
     assert [observation.trial for observation in observations] == list(range(6))
     assert not any(observation.failed for observation in observations)
     assert len(events(tmp_path, "suggestion")) == 6
+
+
+# -- defect 7: api resume re-reports observations and closes stray suggestions --------------------
+
+
+def test_api_resume_counts_only_definite_answers_and_closes_unjournaled_suggestions():
+    from fake_sigopt_server import FakeSigOpt
+
+    from hydra_plugins.sigopt_sweeper._api_driver import ApiDriver
+    from hydra_plugins.sigopt_sweeper._trial import COMPLETED, Observation
+
+    spec = ExperimentSpec("t", SPACE, METRICS, 6, 2)
+    with FakeSigOpt("token") as server:
+
+        def driver():
+            return ApiDriver(spec, "token", token_env="T", api_url=server.url, project=None, retries=1, backoff_s=0.0)
+
+        first = driver()
+        experiment = first.start(None)
+        journaled = [first.suggest([]) for _ in range(2)]
+        first.suggest([])  # created on SigOpt, then the sweep died before journaling it
+        observed = [
+            Observation(n, s.id, s.assignments, COMPLETED, metrics_of(Trial(n, s.id, s.assignments)))
+            for n, s in enumerate(journaled)
+        ]
+        ids = [s.id for s in journaled]
+        first.observe(observed[0])  # trial 0 reported, but the journal's "reported" line was lost
+
+        resumed = driver()
+        resumed.start(experiment)
+        server.fail("503", times=2)  # SigOpt is down for trial 1's re-report (both tries)
+        assert resumed.restore(observed, set(), ids) == [0], "an outage is not taken for 'SigOpt has it'"
+        assert len(server.observations) == 1
+        assert set(server.open_suggestions) == {ids[1]}, "the unjournaled suggestion was closed"
+
+        again = driver()
+        again.start(experiment)
+        assert again.restore(observed, {0}, ids) == [1]
+        assert [o["suggestion"] for o in server.observations] == ids and not server.open_suggestions
+
+
+def test_api_report_whose_answer_was_lost_is_found_not_repeated():
+    from fake_sigopt_server import FakeSigOpt
+
+    from hydra_plugins.sigopt_sweeper._api_driver import ApiDriver
+    from hydra_plugins.sigopt_sweeper._trial import COMPLETED, Observation
+
+    with FakeSigOpt("token") as server:
+        driver = ApiDriver(
+            ExperimentSpec("t", SPACE, METRICS, 6, 2), "token", token_env="T", api_url=server.url, project=None
+        )
+        driver.backoff_s = 0.0
+        driver.start(None)
+        suggestion = driver.suggest([])
+        server.fail("drop")  # SigOpt records it, the answer never arrives; the retry is refused
+        observation = Observation(
+            0, suggestion.id, suggestion.assignments, COMPLETED, {"exact": 1.0, "num_params": 1.0}
+        )
+        assert driver.observe(observation) == server.observations[0]["id"]
+        assert len(server.observations) == 1

@@ -75,22 +75,41 @@ class ApiDriver:
         log.info("SigOpt experiment %s (%s)", self.experiment_id, self.api_url)
         return self.experiment_id
 
-    def restore(self, observations: Sequence[Observation], reported: set[int]) -> list[int]:
-        """Report journaled observations the service never acknowledged (crash between the two)."""
+    def restore(
+        self, observations: Sequence[Observation], reported: set[int], suggestion_ids: Sequence[str] = ()
+    ) -> list[int]:
+        """Report journaled observations SigOpt never acknowledged (a crash or outage between the two).
+
+        Only a definite answer counts: SigOpt listing the observation, or accepting it now. One it
+        still cannot take stays unreported (the sweep retries it). Open suggestions the journal does
+        not know (a crash between creating one and journaling it) are deleted, so they neither
+        hold parallel bandwidth nor wait forever; journaled open ones are reused by the re-run trials.
+        """
+        known = self._observed()
+        self._close_unknown_suggestions(set(suggestion_ids))
         newly = []
         for observation in sorted(observations, key=lambda item: item.trial):
             if observation.trial in reported:
                 continue
-            try:
-                self.observe(observation)
-            except Exception as error:  # noqa: BLE001 - already known to the service is fine
-                log.warning(
-                    "trial %d: re-reporting its observation failed (%s); assuming SigOpt has it",
-                    observation.trial,
-                    error,
-                )
+            if observation.suggestion_id not in known:
+                try:
+                    self.observe(observation)
+                except Exception as error:  # noqa: BLE001 - stays unreported; the sweep retries it
+                    log.warning("trial %d: re-reporting its observation failed (%s)", observation.trial, error)
+                    continue
             newly.append(observation.trial)
         return newly
+
+    def _close_unknown_suggestions(self, journaled: set[str]) -> None:
+        suggestions = self._retrying(
+            "list open suggestions", lambda: self._experiment().suggestions().fetch(state="open")
+        )
+        for suggestion in list(suggestions.iterate_pages()):
+            if str(suggestion.id) not in journaled:
+                log.info("deleting SigOpt suggestion %s: opened but never journaled (a crash)", suggestion.id)
+                self._retrying(
+                    "delete a suggestion", lambda s=suggestion: self._experiment().suggestions(s.id).delete()
+                )
 
     def suggest(self, pending: Sequence[dict[str, Any]]) -> Suggestion:
         suggestion = self._retrying("create a suggestion", lambda: self._experiment().suggestions().create())
@@ -109,7 +128,8 @@ class ApiDriver:
         try:
             created = self._retrying("report an observation", lambda: self._experiment().observations().create(**body))
         except Exception as error:
-            if getattr(error, "status_code", None) is None:
+            status = getattr(error, "status_code", None)
+            if status is None or status >= 500:  # no definite answer
                 raise
             known = self._observed().get(observation.suggestion_id)
             if known is None:
