@@ -348,3 +348,42 @@ def test_api_report_whose_answer_was_lost_is_found_not_repeated():
         )
         assert driver.observe(observation) == server.observations[0]["id"]
         assert len(server.observations) == 1
+
+
+# -- defect 6: the resume check -------------------------------------------------------------------
+
+
+def spec_with(*fixed: str) -> ExperimentSpec:
+    space = parse_search_space({"width": "int(interval(1, 8))", "quality": "interval(0.0, 1.0)"}, list(fixed))
+    return ExperimentSpec("test", space, METRICS, 6, 2)
+
+
+def test_resume_refuses_other_fixed_overrides_naming_them(tmp_path):
+    from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
+
+    journal = Journal(tmp_path)
+    journal.write_header(sweep_header("lite", "lite", spec_with("trainer.max_epochs=3")))
+    journal.state_to_resume(spec_with("trainer.max_epochs=3"), "lite", resume=True)
+    with pytest.raises(SweepConfigError, match=r"trainer.max_epochs: journaled '3', now '5'"):
+        journal.state_to_resume(spec_with("trainer.max_epochs=5"), "lite", resume=True)
+    with pytest.raises(SweepConfigError, match=r"trainer.max_epochs: journaled '3', now None"):
+        journal.state_to_resume(spec_with(), "lite", resume=True)
+
+
+def test_resume_refuses_an_unreadable_header(tmp_path):
+    from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
+
+    journal = Journal(tmp_path)
+    journal.path.write_text('{"event": "sweep", "driver": "api", "experi\n')
+    journal.record_suggestion(Trial(0, "s0", {"width": 1, "quality": 0.5}))
+    with pytest.raises(SweepConfigError, match="no readable sweep header .* a second experiment"):
+        journal.state_to_resume(spec_with(), "api", resume=True)
+
+
+def test_resume_without_a_journal_is_refused_not_a_new_sweep(tmp_path):
+    from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
+
+    with pytest.raises(
+        SweepConfigError, match=r"hydra.sweeper.resume=true, but .* holds no sweep journal.*hydra.sweep.dir"
+    ):
+        Journal(tmp_path / "2026-11-28_05-00-00").state_to_resume(spec_with(), "lite", resume=True)

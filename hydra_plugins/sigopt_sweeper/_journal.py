@@ -116,6 +116,12 @@ class Journal:
         A journal is never overwritten, nor resumed by another driver or with other parameters or metrics.
         """
         if not self.exists():
+            if resume:
+                raise SweepConfigError(
+                    f"hydra.sweeper.resume=true, but {self.path.parent} holds no sweep journal ({JOURNAL_NAME}): set "
+                    "hydra.sweep.dir to the directory of the sweep to continue (the default one is new each run), "
+                    "or drop resume=true to start a new sweep."
+                )
             return JournalState()
         state = self.load()
         if not resume:
@@ -125,7 +131,11 @@ class Journal:
             )
         header = state.header
         if header is None:
-            return state
+            raise SweepConfigError(
+                f"{self.path} has no readable sweep header (its first line), so this run cannot tell which "
+                "experiment, driver and settings it continues; resuming would start a second experiment. Restore "
+                "the line from a backup, or start a new sweep in another hydra.sweep.dir."
+            )
         if header["driver"] != driver:
             raise SweepConfigError(
                 f"{self.path} was written by the {header['driver']} driver, this run uses {driver}; "
@@ -138,6 +148,16 @@ class Journal:
                     f"hydra.sweeper {key} differ from the journaled sweep in {self.path}; resume with the same "
                     "search space and metrics, or start a new sweep in another hydra.sweep.dir."
                 )
+        fixed, now = dict(map(tuple, header.get("fixed", []))), dict(spec.space.fixed)
+        changed = {
+            key: (fixed.get(key), now.get(key)) for key in sorted({*fixed, *now}) if fixed.get(key) != now.get(key)
+        }
+        if changed:
+            listed = ", ".join(f"{key}: journaled {old!r}, now {new!r}" for key, (old, new) in changed.items())
+            raise SweepConfigError(
+                f"the fixed overrides differ from the journaled sweep in {self.path} ({listed}); trials of one sweep "
+                "must share them. Resume with the same overrides, or start a new sweep in another hydra.sweep.dir."
+            )
         return state
 
 
