@@ -42,3 +42,17 @@ def test_corrupted_lines_are_skipped_with_a_warning_and_the_rest_kept(tmp_path, 
     assert sum("skipping unreadable journal line" in record.message for record in caplog.records) == 3
     assert [trial.number for trial in state.pending] == [0]
     assert list(state.observations) == [1]
+
+
+def test_a_torn_last_line_does_not_swallow_the_next_record(tmp_path):
+    """issue 9, defect 8: the append after a crash was glued onto the torn line and lost with it."""
+    journal = Journal(tmp_path)
+    journal.write_header({"driver": "lite", "experiment_id": "lite"})
+    journal.record_suggestion(Trial(0, "s0", {"x": 0}))
+    with journal.path.open("a") as handle:
+        handle.write('{"event": "observation", "trial": 0, "sugg')  # the crash: no newline
+    resumed = Journal(tmp_path)
+    resumed.record_suggestion(Trial(1, "s1", {"x": 1}))
+    state = resumed.load()
+    assert state.skipped_lines == 1
+    assert sorted(state.trials) == [0, 1], "the record after the torn line is kept"

@@ -65,6 +65,17 @@ def sweep_header(driver: str, experiment_id: str, spec: ExperimentSpec) -> dict[
 class Journal:
     def __init__(self, sweep_dir: Path) -> None:
         self.path = Path(sweep_dir) / JOURNAL_NAME
+        self._terminated = False
+
+    def _terminate_torn_line(self) -> None:
+        """End a last line torn by a crash, so the next record starts a line of its own (once per run)."""
+        if self.path.is_file() and self.path.stat().st_size:
+            with self.path.open("rb+") as handle:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    log.warning("%s: its last line was torn by a crash; ending it before appending", self.path)
+                    handle.write(b"\n")
+        self._terminated = True
 
     def exists(self) -> bool:
         return self.path.is_file() and self.path.stat().st_size > 0
@@ -72,6 +83,8 @@ class Journal:
     def _append(self, record: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(record, sort_keys=True, allow_nan=False) + "\n"
+        if not self._terminated:
+            self._terminate_torn_line()
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(line)
             handle.flush()
