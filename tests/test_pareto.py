@@ -21,10 +21,10 @@ def test_front_keeps_the_efficient_points_only():
         point(70.0, 120e6),  # 2 bigger, better: efficient
         point(65.0, 70e6),  # 3 dominated by 0
         point(58.0, 30e6),  # 4 dominated by 1 (same size, worse)
-        point(50.0, 10e6),  # 5 at the threshold: not a candidate
+        point(50.0, 10e6),  # 5 exactly at the threshold: meets it (inclusive, as SigOpt), smallest: efficient
         point(49.0, 5e6),  # 6 below the threshold
     ]
-    assert pareto_front(points, METRICS) == [0, 1, 2]
+    assert pareto_front(points, METRICS) == [0, 1, 2, 5]
 
 
 def test_stored_metrics_do_not_count():
@@ -50,3 +50,10 @@ def test_single_optimized_metric_front_is_the_best_point():
 def test_empty_and_all_infeasible():
     assert pareto_front([], METRICS) == []
     assert pareto_front([point(10, 1), point(20, 2)], METRICS) == []
+
+
+def test_threshold_is_inclusive_as_sigopts():
+    """issue 9, defect 9: a trial exactly at the threshold was dropped from the front."""
+    assert EXACT.meets_threshold(50.0) and not EXACT.meets_threshold(49.999)
+    assert Metric("loss", "minimize", "optimize", threshold=0.5).meets_threshold(0.5)
+    assert pareto_front([point(50.0, 1.0)], METRICS) == [0]

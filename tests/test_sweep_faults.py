@@ -387,3 +387,20 @@ def test_resume_without_a_journal_is_refused_not_a_new_sweep(tmp_path):
         SweepConfigError, match=r"hydra.sweeper.resume=true, but .* holds no sweep journal.*hydra.sweep.dir"
     ):
         Journal(tmp_path / "2026-11-28_05-00-00").state_to_resume(spec_with(), "lite", resume=True)
+
+
+# -- defect 9: keep_checkpoints=pareto with no trial meeting the thresholds ------------------------
+
+
+def test_keep_checkpoints_pareto_keeps_all_when_no_trial_meets_the_thresholds(tmp_path, caplog):
+    def result(trial, attempt):
+        output_dir = tmp_path / str(trial.number)
+        (output_dir / "student").mkdir(parents=True)
+        return TrialOutcome(trial, True, {"exact": 10.0, "num_params": 1.0 + trial.number}, output_dir=str(output_dir))
+
+    with caplog.at_level(logging.WARNING):
+        running_sweep(tmp_path, ScriptedPool(result), keep_checkpoints="pareto", checkpoint_dir="student").run()
+    assert len(list(tmp_path.glob("*/student"))) == 6
+    assert (
+        "no completed trial meets the metric thresholds" in caplog.text and "every checkpoint was kept" in caplog.text
+    )

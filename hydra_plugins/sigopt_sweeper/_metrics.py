@@ -40,9 +40,10 @@ class Metric:
         return a > b if self.objective == Objective.maximize.value else a < b
 
     def meets_threshold(self, value: float) -> bool:
+        """Inclusive, as SigOpt's: a value exactly at the threshold meets it."""
         if self.threshold is None:
             return True
-        return value > self.threshold if self.objective == Objective.maximize.value else value < self.threshold
+        return value >= self.threshold if self.objective == Objective.maximize.value else value <= self.threshold
 
 
 def parse_metrics(entries: Sequence[Mapping[str, Any]]) -> tuple[Metric, ...]:

@@ -321,8 +321,14 @@ class RunningSweep:
             return
         plot_pareto(self.sweep_dir, observations, front, metrics, self.baseline)
         if self.settings.keep_checkpoints == KeepCheckpoints.pareto.value and len(observations) >= self.settings.budget:
-            removed = delete_off_front(observations, front, self.settings.checkpoint_dir)
-            log.info("Deleted %d checkpoints off the Pareto front (keep_checkpoints=pareto)", removed)
+            if front:
+                removed = delete_off_front(observations, front, self.settings.checkpoint_dir)
+                log.info("Deleted %d checkpoints off the Pareto front (keep_checkpoints=pareto)", removed)
+            else:
+                log.warning(
+                    "keep_checkpoints=pareto: no completed trial meets the metric thresholds, so the Pareto front "
+                    "is empty; every checkpoint was kept"
+                )
         log.info(
             "Pareto front: %d of %d observations -> %s", len(front), len(observations), self.sweep_dir / PARETO_JSON
         )
