@@ -105,3 +105,13 @@ def test_a_resumed_seeded_stream_continues_instead_of_repeating_suggestions():
     again = LiteDriver(SPEC, seed=7)
     again.restore(history, set(), [suggestion.id for suggestion in before])
     assert [again.suggest([]).assignments for _ in range(3)] == [s.assignments for s in after], "still reproducible"
+
+
+def test_lies_stay_plausible_real_outcomes():
+    """issue 9, defect 10: best dominated the whole front; mean averaged in below-threshold trials."""
+    history = [observed(0, 1, 0.35), observed(1, 2, 0.6), observed(2, 8, 0.2)]  # exact 30, 50, -20 (< 20)
+    best = LiteDriver(SPEC, lie="best")._lie_values(history)
+    assert (best["exact"], best["num_params"]) == (50.0, 2000.0), "a real front trial, not (50, 1000)"
+    mean = LiteDriver(SPEC, lie="mean")._lie_values(history)
+    assert mean["exact"] == pytest.approx(40.0) and mean["exact"] >= 20.0, "below-threshold trial 2 left out"
+    assert mean["num_params"] == pytest.approx(1500.0)

@@ -2,8 +2,8 @@
 
 sigoptlite serves one open suggestion at a time. To keep N workers busy, each suggestion is asked
 of a *fresh* lite experiment into which the real history is replayed (by assignments, which lite
-accepts) plus every pending trial observed with a "lie" value (the mean of completed values by
-default), so the optimizer spreads pending work instead of suggesting the same point N times.
+accepts) plus every pending trial observed with a "lie" value (the mean of completed values meeting
+the thresholds by default, see ``_lie_values``), so the optimizer spreads pending work instead of suggesting the same point N times.
 Lies are only added once lite has left its random initialization phase: there they change
 nothing but would shorten that phase with made-up data.
 
@@ -30,6 +30,7 @@ import numpy
 from threadpoolctl import threadpool_limits
 
 from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec, Suggestion, sigopt_values
+from hydra_plugins.sigopt_sweeper._metrics import Metric, meets_thresholds, pareto_front
 from hydra_plugins.sigopt_sweeper._settings import SweepConfigError, choice
 from hydra_plugins.sigopt_sweeper._trial import Observation
 from hydra_plugins.sigopt_sweeper.config import Lie, Objective
@@ -131,19 +132,38 @@ class LiteDriver:
         return connection, api
 
     def _lie_values(self, history: Sequence[Observation]) -> dict[str, float] | None:
+        """The values pending trials are observed at: each lie is one a real trial could return.
+
+        - ``mean``: per metric, the mean of the completed trials that meet every threshold (of all
+          completed ones while none does). Averaging in below-threshold trials would pull the lie
+          under the threshold, and the optimizer would treat pending regions as infeasible.
+        - ``best``: the values of one real Pareto-front trial, the one best on the first optimized
+          metric (for one optimized metric: the best trial). Per-metric bests (the best exact *and*
+          the fewest parameters) form a point that dominates the whole real front, so every pending
+          region would look unbeatable.
+        - ``worst``: per metric, the worst completed value (pessimistic: spreads suggestions away
+          from pending points; dominated by every trial, so it never distorts the front).
+        """
         completed = [observation for observation in history if not observation.failed]
         if not completed:
             return None
-        lies = {}
-        for metric in self.spec.metrics:
-            values = [observation.values[metric.name] for observation in completed]
-            if self.lie == Lie.mean.value:
-                lies[metric.name] = statistics.fmean(values)
-            else:
-                best = max(values) if metric.objective == Objective.maximize.value else min(values)
-                worst = min(values) if metric.objective == Objective.maximize.value else max(values)
-                lies[metric.name] = best if self.lie == Lie.best.value else worst
-        return lies
+        metrics = self.spec.metrics
+        if self.lie == Lie.worst.value:
+            return {metric.name: _worst(metric, [o.values[metric.name] for o in completed]) for metric in metrics}
+        feasible = [o for o in completed if meets_thresholds(o.values, metrics)] or completed
+        if self.lie == Lie.mean.value:
+            return {metric.name: statistics.fmean(o.values[metric.name] for o in feasible) for metric in metrics}
+        front = [feasible[index] for index in pareto_front([o.values for o in feasible], metrics)]
+        first = next(metric for metric in metrics if metric.optimized)
+        chosen = front[0]
+        for observation in front[1:]:
+            if first.better(observation.values[first.name], chosen.values[first.name]):
+                chosen = observation
+        return {metric.name: chosen.values[metric.name] for metric in metrics}
+
+
+def _worst(metric: Metric, values: Sequence[float]) -> float:
+    return min(values) if metric.objective == Objective.maximize.value else max(values)
 
 
 def _ensure_numpy_product() -> None:

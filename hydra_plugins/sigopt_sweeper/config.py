@@ -34,11 +34,15 @@ class DriverType(Enum):
 
 
 class Lie(Enum):
-    """lite driver: the value pending trials are observed at (constant liar), from completed values."""
+    """lite driver: the values pending trials are observed at (constant liar), from completed trials;
+    each is a plausible real outcome (see ``LiteDriver._lie_values``)."""
 
     mean = "mean"
+    """Per metric, the mean of the completed trials meeting every threshold (all completed while none does)."""
     worst = "worst"
+    """Per metric, the worst completed value."""
     best = "best"
+    """The values of one real Pareto-front trial (the best on the first optimized metric)."""
 
 
 class KeepCheckpoints(Enum):
@@ -110,7 +114,8 @@ class SigOptSweeperConf:
     """api driver: SigOpt project id for the experiment (optional)."""
 
     lie: Any = Lie.mean
-    """lite driver, a ``Lie``: pending trials are observed at the mean | worst | best of completed values."""
+    """lite driver, a ``Lie``: pending trials are observed at the mean of trials meeting the thresholds |
+    the worst completed values | a real front trial's values."""
     blas_threads: int | None = 1
     """lite driver: BLAS threads while computing a suggestion (small GP matrices: 1 is fastest); null = default."""
     seed: int | None = None
