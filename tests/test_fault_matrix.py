@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from fake_sigopt_server import FakeSigOpt
 from test_sigopt_api_driver import TOKEN
-from test_sigopt_sweeper import LOCAL_RAY, SWEEP_APP, journal_events, observations, run, runs_per_trial
+from test_sigopt_sweeper import LOCAL_RAY, SWEEP_APP, observations, run, runs_per_trial
 
 FAULTY_APP = SWEEP_APP.parent / "faulty_app.py"
 BUDGET = 8
@@ -28,6 +28,19 @@ SWEEP = [f"hydra.sweeper.budget={BUDGET}", "hydra.sweeper.parallelism=2", "durat
 
 def sweep(sweep_dir, *overrides, app=SWEEP_APP, **env):
     return run([app, "-m", *SWEEP, *overrides], timeout=300, SWEEP_DIR=str(sweep_dir), **env)
+
+
+def journal_events(sweep_dir, event):
+    """The journal's records of ``event``, skipping a line torn by a crash (as the sweeper does)."""
+    records = []
+    for line in (Path(sweep_dir) / "journal.jsonl").read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record["event"] == event:
+            records.append(record)
+    return records
 
 
 def observed_before(sweep_dir) -> set[int]:
@@ -78,3 +91,87 @@ def test_a_resource_request_no_ray_node_can_meet_is_a_clear_error_before_any_tri
     assert "hydra.launcher.ray.remote asks each trial for" in output and "'GPU': 4" in output
     assert "Traceback" not in output
     assert not list((tmp_path / "sweep").glob("*/runs.log")), "no trial ran"
+
+
+# -- the matrix -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("point", ["suggestion:3", "running:4", "observation:3", "results:5"])
+def test_sigkill_of_the_sweep_process_then_one_resume(tmp_path, point):
+    sweep_dir = tmp_path / "sweep"
+    killed = sweep(sweep_dir, app=FAULTY_APP, SWEEP_KILL_AT=point)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    finished = observed_before(sweep_dir)
+    assert len(finished) < BUDGET
+    resumed = sweep(sweep_dir, "hydra.sweeper.resume=true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    check_sweep(sweep_dir, finished)
+    assert len(journal_events(sweep_dir, "reported")) == BUDGET, "the optimizer learnt every observation"
+
+
+def test_a_torn_last_journal_line_costs_nothing(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    assert sweep(sweep_dir, app=FAULTY_APP, SWEEP_KILL_AT="observation:3").returncode == -signal.SIGKILL
+    finished = observed_before(sweep_dir)
+    with (sweep_dir / "journal.jsonl").open("a") as journal:
+        journal.write('{"event": "observation", "trial": 3, "status": "compl')  # the crash tore it
+    resumed = sweep(sweep_dir, "hydra.sweeper.resume=true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "skipping unreadable journal line" in resumed.stdout + resumed.stderr
+    check_sweep(sweep_dir, finished)
+
+
+def test_sigopt_503_bursts_and_dropped_connections(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    with FakeSigOpt(TOKEN) as server:
+        server.fail("503", times=5)  # longer than the retries: that report waits for the next round
+        server.fail("drop")  # SigOpt records an observation, the answer is lost
+        server.fail("503", times=2, resource="suggestions")
+        server.fail("drop", times=1)
+        result = sweep(
+            sweep_dir,
+            "hydra.sweeper.driver=api",
+            "hydra.sweeper.report_retries=3",
+            "hydra.sweeper.retry_backoff_s=0.01",
+            SIGOPT_API_TOKEN=TOKEN,
+            SIGOPT_API_URL=server.url,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert not server.faults, "every planned fault happened"
+        assert sorted(o["suggestion"] for o in server.observations) == sorted(
+            record["suggestion_id"] for record in journal_events(sweep_dir, "observation")
+        ), "SigOpt has each observation exactly once"
+        assert not server.open_suggestions
+    check_sweep(sweep_dir)
+    assert len(journal_events(sweep_dir, "reported")) == BUDGET
+
+
+def test_ray_worker_killed_mid_trial_is_rerun_and_a_hung_trial_times_out(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    result = sweep(sweep_dir, *LOCAL_RAY, "exit_jobs=[3]", "hang_jobs=[5]", "hydra.sweeper.trial_timeout_s=10")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    records = check_sweep(sweep_dir)
+    assert records[3]["status"] == "completed" and runs_per_trial(sweep_dir)[3] == 2, "requeued, not observed"
+    assert [record["trial"] for record in journal_events(sweep_dir, "requeued")] == [3]
+    assert "WorkerCrashedError" in journal_events(sweep_dir, "requeued")[0]["reason"]
+    assert records[5]["status"] == "failed" and records[5]["reason"].startswith("timeout: ")
+    assert [trial for trial, record in records.items() if record["status"] == "failed"] == [5]
+
+
+def test_repeated_infrastructure_failures_trip_the_breaker_then_resume_finishes(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    broken = sweep(
+        sweep_dir,
+        *LOCAL_RAY,
+        "hydra.sweeper.max_infrastructure_failures=3",
+        SWEEP_APP_BROKEN_WORKER="1",  # every trial's worker dies: a broken worker image
+    )
+    output = broken.stdout + broken.stderr
+    assert broken.returncode == 1, output[-3000:]
+    assert "trials in a row were lost to infrastructure failures" in output and "WorkerCrashedError" in output
+    assert "hydra.sweeper.resume=true" in output and "Traceback" not in output
+    assert not observed_before(sweep_dir), "no budget spent on a broken worker"
+    resumed = sweep(sweep_dir, *LOCAL_RAY, "hydra.sweeper.max_infrastructure_failures=3", "hydra.sweeper.resume=true")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    records = check_sweep(sweep_dir)
+    assert all(record["status"] == "completed" for record in records.values())

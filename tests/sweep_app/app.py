@@ -23,8 +23,9 @@ def main(cfg: DictConfig) -> dict[str, float] | None:
     with open(output_dir / "runs.log", "a", encoding="utf-8") as log:  # how often this trial ran
         log.write(f"{os.getpid()} {time.time()}\n")
     job = HydraConfig.get().job.num
-    if job in cfg.exit_jobs and (cfg.exit_always or len((output_dir / "runs.log").read_text().splitlines()) == 1):
-        os._exit(3)  # the worker process dies mid-trial (first attempt only unless exit_always)
+    first_attempt = len((output_dir / "runs.log").read_text().splitlines()) == 1
+    if os.environ.get("SWEEP_APP_BROKEN_WORKER") or (job in cfg.exit_jobs and first_attempt):
+        os._exit(3)  # the worker process dies mid-trial: every time on a broken worker, else on the first attempt
     time.sleep(float(cfg.duration) if job not in cfg.hang_jobs else 3600.0)
     if cfg.fail == "oom" or job in cfg.oom_jobs:
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")

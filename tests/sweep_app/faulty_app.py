@@ -1,0 +1,52 @@
+"""The stand-in app, its sweep process killed (SIGKILL) at a chosen point: ``SWEEP_KILL_AT=point:n``
+kills it at the n-th time the sweep reaches ``point``:
+
+- ``suggestion``: just after a suggestion is journaled (its trial not started);
+- ``running``: while a trial runs (the basic launcher runs it in the sweep process);
+- ``observation``: just after an outcome is journaled, before it is reported;
+- ``results``: during the rewrite of the result files (some rewritten, some not).
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import signal
+from pathlib import Path
+from typing import Any
+
+from hydra_plugins.sigopt_sweeper import _journal, _result_files, _trial_pool
+
+POINTS = {
+    "suggestion": (_journal.Journal, "record_suggestion", "after"),
+    "running": (_trial_pool.TimedTask, "__call__", "during"),
+    "observation": (_journal.Journal, "record_observation", "after"),
+    "results": (_result_files, "write_text_atomically", "before"),
+}
+
+
+def kill_at(point: str, count: int) -> None:
+    owner, name, when = POINTS[point]
+    original = getattr(owner, name)
+    calls = 0
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == count and when == "before":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if calls == count and when == "during":
+            task = args[0].task_function
+            args[0].task_function = lambda cfg: (task(cfg), os.kill(os.getpid(), signal.SIGKILL))
+        result = original(*args, **kwargs)
+        if calls == count and when == "after":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+
+    setattr(owner, name, wrapper)
+
+
+if __name__ == "__main__":
+    point, _, count = os.environ["SWEEP_KILL_AT"].partition(":")
+    kill_at(point, int(count))
+    runpy.run_path(str(Path(__file__).with_name("app.py")), run_name="__main__")
