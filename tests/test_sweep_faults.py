@@ -209,17 +209,12 @@ def ray_error(name: str, module: str = "ray.exceptions") -> BaseException:
     return type(name, (RuntimeError,), {"__module__": module})("the worker died")
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "WorkerCrashedError",
-        "NodeDiedError",
-        "ObjectLostError",
-        "OutOfDiskError",
-        "RuntimeEnvSetupError",
-        "OutOfMemoryError",
-    ],
+ISSUE_9_RAY_ERRORS = (
+    "WorkerCrashedError NodeDiedError ObjectLostError OutOfDiskError RuntimeEnvSetupError OutOfMemoryError"
 )
+
+
+@pytest.mark.parametrize("name", ISSUE_9_RAY_ERRORS.split())
 def test_ray_infrastructure_errors_are_recognised_through_the_exception_chain(name):
     from hydra_plugins.sigopt_sweeper._trial import failure_category, is_infrastructure_failure
 
