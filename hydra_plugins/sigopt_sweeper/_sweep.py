@@ -127,14 +127,14 @@ class RunningSweep:
     journal: Journal
     observations: dict[int, Observation]
     to_rerun: list[Trial]
-    """Trials in flight when a resumed sweep stopped: they run again with their assignments."""
+    """Trials in flight when a resumed sweep stopped, or lost to the infrastructure: they run again
+    with their assignments before any new suggestion."""
     next_number: int
     unreported: set[int] = field(default_factory=set)
     """Journaled observations the optimizer has not acknowledged (reported after the next wait)."""
     in_flight: dict[int, Trial] = field(default_factory=dict)
-    starts: Counter[int] = field(default_factory=Counter)
     requeued: Counter[int] = field(default_factory=Counter)
-    """Per trial: times started, and times lost to an infrastructure failure (so put back)."""
+    """Per trial: times lost to an infrastructure failure (and put back to run again)."""
     infrastructure_streak: int = 0
     """Consecutive trials lost to infrastructure failures (the circuit breaker's count)."""
 
@@ -160,7 +160,7 @@ class RunningSweep:
         """
         running = cls(settings, spec, driver, pool, journal, dict(state.observations), [], state.next_trial_number)
         running.unreported = set(state.observations) - state.reported
-        running.starts, running.requeued = Counter(state.starts), Counter(state.requeued)
+        running.requeued = Counter(state.requeued)
         for trial in state.pending:
             crashes = state.unfinished_starts(trial.number)
             if crashes < settings.max_attempts:
@@ -180,10 +180,10 @@ class RunningSweep:
             while self._start_trials():
                 self._prefetch()
                 self._collect()
+            self._report()
         finally:
             self.prefetcher.close()
             self.pool.close()
-            self._report()
             if self.unreported:
                 log.warning(
                     "%d observations are journaled but not reported to the optimizer; rerun with "
@@ -204,7 +204,6 @@ class RunningSweep:
         while self.pool.has_room(len(self.in_flight)) and self._budget_left():
             trial = self._next_trial()
             self.journal.record_started(trial.number)
-            self.starts[trial.number] += 1
             self.pool.submit(trial)
             self.in_flight[trial.number] = trial
         return bool(self.in_flight)
