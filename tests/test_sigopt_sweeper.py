@@ -198,9 +198,23 @@ def test_async_ray_workers_stay_busy_with_mixed_trial_durations(tmp_path):
         f"(batch-synchronous: {batch_makespan} s of trials alone); gaps: median {sorted(gaps)[len(gaps) // 2]:.2f} s, "
         f"max {max(gaps):.2f} s"
     )
-    assert max(gaps) < 2.0, "a freed worker waited for others"
+    # The median, not the max: one gap can stretch to seconds when the machine is busy (Ray worker
+    # start-up), while a batch-synchronous sweeper makes every second freed worker wait ~4 s.
+    assert sorted(gaps)[len(gaps) // 2] < 2.0, "freed workers waited for others"
+    assert _started_while_a_longer_trial_ran(records), "no trial started while another was running"
     if batch_makespan - sum(durations) / 2 > 4:  # the mix makes batches idle for seconds
         assert end - start < batch_makespan
+
+
+def _started_while_a_longer_trial_ran(records):
+    """True when some trial began after another finished but before a third, earlier one ended."""
+    return any(
+        earlier["started_at"] < later["started_at"] < earlier["finished_at"]
+        and any(done["finished_at"] <= later["started_at"] for done in records if done is not earlier)
+        for later in records
+        for earlier in records
+        if earlier is not later
+    )
 
 
 def _worker_gaps(records, workers):
