@@ -26,3 +26,7 @@ def first_line(exc: BaseException) -> str:
     """The gist of a library exception for our own message (transformers' run to many lines)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+class ExportError(LightningDistillError, ValueError):
+    """A student cannot be exported as asked (missing extra, bad flags, unwritable output)."""

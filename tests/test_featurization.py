@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lightning_distill.data.featurization import NOT_CONTEXT, FeaturizationSettings, featurize_batch, truncate_questions
+from lightning_distill.data.featurization import FeaturizationSettings, featurize_batch
+from lightning_distill.portable.squad_windows import NOT_CONTEXT, truncate_questions
 from lightning_distill.data.squad_reader import read_squad_file
 from lightning_distill.errors import ConfigError
 

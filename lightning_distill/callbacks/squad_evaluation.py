@@ -35,6 +35,14 @@ class SquadEvaluation(pl.Callback):
         self._features: list[dict] | None = None
         self.metrics: dict[str, float] = {}
 
+    def answer_settings(self) -> dict[str, float]:
+        """How logits become answers here; a saved student's pipeline answers the same way."""
+        return {
+            "n_best_size": self.n_best_size,
+            "max_answer_length": self.max_answer_length,
+            "null_score_diff_threshold": self.null_score_diff_threshold,
+        }
+
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._start, self._end, self._index = [], [], []
 

@@ -1,17 +1,21 @@
 """Saves the trained student (not the teacher) in Hugging Face format when training ends.
 
 Lightning's own checkpoints would carry the frozen teacher and the optimizer state; a QA model
-that users can load with ``lightning_distill.models.checkpoint.load_qa_model`` is what a sweep keeps.
-The directory is written next to its final place and renamed, so it is whole or absent.
+that plain transformers loads (and answers questions with, through the pipeline it carries) is
+what a sweep keeps. The pipeline gets the run's window and answer settings, so it answers as the
+run's evaluation did. The directory is written next to its final place and renamed, so it is
+whole or absent.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 
 from lightning_distill.atomic_files import staged_directory
+from lightning_distill.callbacks.squad_evaluation import SquadEvaluation
 from lightning_distill.models.checkpoint import save_qa_model
 
 
@@ -22,5 +26,21 @@ class StudentCheckpoint(pl.Callback):
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.is_global_zero:
             return
+        datamodule = trainer.datamodule
         with staged_directory(self.dirpath, replace=True) as staging:
-            save_qa_model(pl_module.student, staging, tokenizer=getattr(trainer.datamodule, "tokenizer", None))
+            save_qa_model(
+                pl_module.student,
+                staging,
+                tokenizer=getattr(datamodule, "tokenizer", None),
+                question_answering=_evaluation_settings(trainer),
+            )
+
+
+def _evaluation_settings(trainer: pl.Trainer) -> dict[str, Any]:
+    """Window settings of the data and answer settings of the SQuAD evaluation, where present."""
+    settings = getattr(trainer.datamodule, "settings", None)
+    found = settings.as_dict() if settings is not None else {}
+    for callback in trainer.callbacks:
+        if isinstance(callback, SquadEvaluation):
+            found.update(callback.answer_settings())
+    return found

@@ -1,7 +1,7 @@
 """SQuAD questions -> fixed-window model features, after Hugging Face ``run_qa.py``.
 
-Long contexts are cut into overlapping windows (``doc_stride`` tokens of overlap, the Hugging Face
-meaning of the word); each window is one feature. Features are stored unpadded (padding is the
+Long contexts are cut into overlapping windows (``lightning_distill.portable.squad_windows``, shared
+with the pipeline that travels with saved students); each window is one feature. Features are stored unpadded (padding is the
 collator's job, so fixed and dynamic padding share one cache). Every feature keeps its question id and the
 character offsets of its context tokens, which post-processing needs to map logits back to text.
 Labels point at [CLS] (index 0) when the question is unanswerable or its answer is not wholly
@@ -18,9 +18,7 @@ from transformers import PreTrainedTokenizerFast
 
 from lightning_distill.config.checks import require_integer
 from lightning_distill.errors import ConfigError
-
-NOT_CONTEXT = (-1, -1)
-"""Offset pair of tokens outside the context (question, special tokens, padding)."""
+from lightning_distill.portable.squad_windows import context_offsets, encode_windows
 
 CLS_INDEX = 0
 SPECIAL_TOKENS_PER_PAIR = 3  # [CLS] question [SEP] context [SEP]
@@ -55,24 +53,6 @@ class FeaturizationSettings:
         return asdict(self)
 
 
-def truncate_questions(
-    questions: Sequence[str], tokenizer: PreTrainedTokenizerFast, max_query_length: int
-) -> list[str]:
-    """Cut questions to ``max_query_length`` tokens, as the original BERT SQuAD code does.
-
-    Fast tokenizers can only truncate the second sequence of a pair, so cut the question *text*
-    at the end offset of its last allowed token instead.
-    """
-    stripped = [question.lstrip() for question in questions]
-    encoded = tokenizer(stripped, add_special_tokens=False, return_offsets_mapping=True)
-    truncated = []
-    for question, offsets in zip(stripped, encoded["offset_mapping"]):
-        if len(offsets) > max_query_length:
-            question = question[: offsets[max_query_length - 1][1]]
-        truncated.append(question)
-    return truncated
-
-
 def _answer_token_span(
     offsets: Sequence[tuple[int, int]], sequence_ids: Sequence[int | None], answer_start: int, answer_end: int
 ) -> tuple[int, int]:
@@ -94,16 +74,7 @@ def featurize_batch(
     batch: Mapping[str, Sequence[Any]], tokenizer: PreTrainedTokenizerFast, settings: FeaturizationSettings
 ) -> dict[str, list[Any]]:
     """A ``datasets.map(batched=True)`` function: questions in, features out (1 question -> n features)."""
-    questions = truncate_questions(batch["question"], tokenizer, settings.max_query_length)
-    encoded = tokenizer(
-        questions,
-        batch["context"],
-        truncation="only_second",
-        max_length=settings.max_seq_length,
-        stride=settings.doc_stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-    )
+    encoded = encode_windows(tokenizer, batch["question"], batch["context"], **settings.as_dict())
     sample_map = encoded.pop("overflow_to_sample_mapping")
     features: dict[str, list[Any]] = {
         "input_ids": encoded["input_ids"],
@@ -125,7 +96,5 @@ def featurize_batch(
         features["start_positions"].append(span[0])
         features["end_positions"].append(span[1])
         features["example_id"].append(batch["id"][example])
-        features["offset_mapping"].append(
-            [list(offset) if sequence == 1 else list(NOT_CONTEXT) for offset, sequence in zip(offsets, sequence_ids)]
-        )
+        features["offset_mapping"].append(context_offsets(offsets, sequence_ids))
     return features

@@ -1,17 +1,15 @@
-"""Feature logits -> one answer text per question, after Hugging Face ``postprocess_qa_predictions``.
+"""Feature logits -> one answer text per question, and the official prediction files.
 
-Follows ``utils_qa.postprocess_qa_predictions(version_2_with_negative=True)``: the null ("no
-answer") score of a question is the lowest [CLS] score over its windows, the best span is the
-highest-scoring valid span over all windows, and the question abstains when the null score beats
-the span by more than ``null_score_diff_threshold``. The score difference is kept per question
-(``null_odds``) because it is exactly what the official evaluator's ``--na-prob-file`` expects,
-and the best span is kept even when abstaining so the best-threshold search can un-abstain.
+The span selection itself is ``lightning_distill.portable.answer_spans`` (after Hugging Face
+``utils_qa.postprocess_qa_predictions(version_2_with_negative=True)``), shared with the pipeline
+that travels with saved students. The score difference is kept per question (``null_odds``)
+because it is exactly what the official evaluator's ``--na-prob-file`` expects, and the best span
+is kept even when abstaining so the best-threshold search can un-abstain.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,13 +19,9 @@ from typing import Any
 import numpy as np
 
 from lightning_distill.atomic_files import write_json_atomically
+from lightning_distill.portable.answer_spans import NO_SPAN_NULL_ODDS, Answer, answer_question
 
 log = logging.getLogger(__name__)
-
-CLS_INDEX = 0
-NO_SPAN_NULL_ODDS = sys.float_info.max
-"""null_odds of a question with no valid span: abstaining is certain, and a finite value keeps
-``null_odds.json`` strict JSON (the official evaluator scores it the same as infinity)."""
 
 PREDICTIONS_FILE = "predictions.json"
 NULL_ODDS_FILE = "null_odds.json"
@@ -40,84 +34,6 @@ class QAPredictions:
     predictions: dict[str, str]
     null_odds: dict[str, float]
     best_non_null: dict[str, str]
-
-
-@dataclass
-class _Candidates:
-    """Valid spans of one question as parallel arrays (score, first char, end char), in HF order."""
-
-    scores: list[np.ndarray]
-    char_starts: list[np.ndarray]
-    char_ends: list[np.ndarray]
-
-
-def _offset_array(offsets: Sequence[Any], length: int) -> np.ndarray:
-    """(length, 2) char offsets with -1 rows for non-context tokens ([-1, -1] or None, as in HF)."""
-    try:
-        return np.asarray(offsets[:length], dtype=np.int64).reshape(length, 2)
-    except (TypeError, ValueError):  # None entries or ragged pairs: the slow, tolerant path
-        pass
-    array = np.full((length, 2), -1, dtype=np.int64)
-    for index in range(length):
-        offset = offsets[index]
-        if offset is not None and len(offset) >= 2:
-            array[index] = offset[:2]
-    return array
-
-
-def _top_indices(logits: np.ndarray, n_best_size: int) -> np.ndarray:
-    return np.argsort(-logits, kind="stable")[:n_best_size]
-
-
-def _add_feature_spans(
-    candidates: _Candidates,
-    offsets: Sequence[Any],
-    start_logits: np.ndarray,
-    end_logits: np.ndarray,
-    n_best_size: int,
-    max_answer_length: int,
-) -> float:
-    """Add the feature's valid spans (top starts x top ends) to ``candidates``; return its null score.
-
-    Only the first min(len(logits), len(offsets)) positions count: batches are padded, so logits
-    can be longer than the feature, and a position without an offset cannot be mapped to text.
-    """
-    length = min(len(offsets), len(start_logits), len(end_logits))
-    if length <= CLS_INDEX:
-        raise ValueError("a feature has no token positions (empty offset_mapping or logits).")
-    start = np.asarray(start_logits[:length], dtype=np.float64)
-    end = np.asarray(end_logits[:length], dtype=np.float64)
-    null_score = float(start[CLS_INDEX] + end[CLS_INDEX])
-    chars = _offset_array(offsets, length)
-    is_context = chars[:, 0] >= 0
-    starts = _top_indices(start, n_best_size)
-    ends = _top_indices(end, n_best_size)
-    span_length = ends[None, :] - starts[:, None] + 1
-    valid = (
-        is_context[starts][:, None]
-        & is_context[ends][None, :]
-        & (span_length >= 1)
-        & (span_length <= max_answer_length)
-    )
-    rows, cols = np.nonzero(valid)
-    candidates.scores.append(start[starts[rows]] + end[ends[cols]])
-    candidates.char_starts.append(chars[starts[rows], 0])
-    candidates.char_ends.append(chars[ends[cols], 1])
-    return null_score
-
-
-def _best_span(candidates: _Candidates, context: str) -> tuple[float, str] | None:
-    """Highest-scoring span with non-empty text (HF skips empty texts when picking the best)."""
-    if not candidates.scores:
-        return None
-    scores = np.concatenate(candidates.scores)
-    char_starts = np.concatenate(candidates.char_starts)
-    char_ends = np.concatenate(candidates.char_ends)
-    for index in np.argsort(-scores, kind="stable"):
-        text = context[char_starts[index] : char_ends[index]]
-        if text:
-            return float(scores[index]), text
-    return None
 
 
 def postprocess_qa_predictions(
@@ -149,29 +65,23 @@ def postprocess_qa_predictions(
     result = QAPredictions(predictions={}, null_odds={}, best_non_null={})
     without_features = 0
     for example in examples:
-        qid, context = example["id"], example["context"]
-        candidates = _Candidates(scores=[], char_starts=[], char_ends=[])
-        null_scores = [
-            _add_feature_spans(
-                candidates,
-                features[index]["offset_mapping"],
-                start_logits[index],
-                end_logits[index],
-                n_best_size,
-                max_answer_length,
-            )
-            for index in features_of.get(qid, [])
-        ]
-        without_features += not null_scores
-        best = _best_span(candidates, context)
-        if best is None:
-            result.predictions[qid], result.null_odds[qid], result.best_non_null[qid] = "", NO_SPAN_NULL_ODDS, ""
-            continue
-        best_score, best_text = best
-        score_diff = min(null_scores) - best_score
-        result.predictions[qid] = "" if score_diff > null_score_diff_threshold else best_text
-        result.null_odds[qid] = score_diff
-        result.best_non_null[qid] = best_text
+        qid = example["id"]
+        windows = features_of.get(qid, [])
+        answer = answer_question(
+            example["context"],
+            [features[index]["offset_mapping"] for index in windows],
+            [start_logits[index] for index in windows],
+            [end_logits[index] for index in windows],
+            n_best_size=n_best_size,
+            max_answer_length=max_answer_length,
+            null_score_diff_threshold=null_score_diff_threshold,
+        )
+        if answer is None:
+            without_features += 1
+            answer = Answer(text="", null_odds=NO_SPAN_NULL_ODDS, best_text="")
+        result.predictions[qid], result.null_odds[qid], result.best_non_null[qid] = (
+            answer.text, answer.null_odds, answer.best_text
+        )
     if without_features:
         log.warning("%d question(s) have no features (no logits); predicting no answer for them.", without_features)
     return result

@@ -1,24 +1,38 @@
 """QA checkpoints on disk: ours (pruned or not) and any Hugging Face QA model, loaded in float32.
 
-Pruned students cannot be loaded by ``from_pretrained`` (their q/k/v/out_lin shapes differ from
-what the DistilBERT config describes), so :func:`load_qa_model` rebuilds them from the
-``kept_heads`` their config records and loads the weights strictly. Errors name the config key
-the path came from (``role``), so a wrong path reads as a config mistake, not a library trace.
+A student leaves the project as a standard Hugging Face checkpoint. Unpruned, it is a plain
+DistilBERT. Pruned, its q/k/v/out_lin shapes differ from what a DistilBERT config describes, so it
+is saved as ``pruned_distilbert`` with its modeling file and ``auto_map``
+(:mod:`lightning_distill.portable.pruned_distilbert`): plain transformers loads it with
+``trust_remote_code=True``, and this project loads it without, through the classes registered
+below. Checkpoints of earlier versions (``distilbert`` with ``kept_heads``) still load here.
+Errors name the config key the path came from (``role``), so a wrong path reads as a config
+mistake, not a library trace.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
-from transformers import AutoConfig, AutoModelForQuestionAnswering, DistilBertForQuestionAnswering, PreTrainedModel
+from transformers import AutoConfig, AutoModelForQuestionAnswering, PreTrainedModel
+from transformers.dynamic_module_utils import custom_object_save
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, cached_file
 
 from lightning_distill.errors import CheckpointError, first_line
-from lightning_distill.models.pruning import prune_heads
+from lightning_distill.portable.pruned_distilbert import PrunedDistilBertConfig, PrunedDistilBertForQuestionAnswering
+from lightning_distill.portable.question_answering import (
+    DEFAULT_SETTINGS,
+    SquadQuestionAnsweringPipeline,
+    custom_pipeline_entry,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +40,75 @@ QA_HEAD_PREFIX = "qa_outputs."
 LOAD_ERRORS = (OSError, ValueError, KeyError, RuntimeError)
 """What transformers raises for a missing path, an unknown repo or an unreadable checkpoint."""
 
+# In-project loading needs no remote code: the registered classes are this package's own. Saving
+# through them copies pruned_distilbert.py next to the weights and writes auto_map, for everyone else.
+AutoConfig.register(PrunedDistilBertConfig.model_type, PrunedDistilBertConfig, exist_ok=True)
+AutoModelForQuestionAnswering.register(PrunedDistilBertConfig, PrunedDistilBertForQuestionAnswering, exist_ok=True)
+PrunedDistilBertConfig.register_for_auto_class()
+PrunedDistilBertForQuestionAnswering.register_for_auto_class("AutoModelForQuestionAnswering")
 
-def save_qa_model(model: PreTrainedModel, directory: str | Path, tokenizer=None) -> None:
-    """Save in the Hugging Face layout; a pruned student's kept heads travel in config.json."""
-    model.save_pretrained(directory)
+
+def save_qa_model(
+    model: PreTrainedModel,
+    directory: str | Path,
+    tokenizer=None,
+    question_answering: Mapping[str, Any] | None = None,
+) -> None:
+    """Save in the Hugging Face layout that plain transformers can load (see the module docstring).
+
+    With a tokenizer, the directory also answers questions through
+    ``pipeline("question-answering", model=directory, trust_remote_code=True)``, using the window
+    and answer settings in ``question_answering`` (the run's evaluation settings; keys of
+    ``portable.question_answering.DEFAULT_SETTINGS``).
+    """
+    portable = portable_qa_model(model)
+    with _config_for_saving(portable, with_pipeline=tokenizer is not None, question_answering=question_answering):
+        portable.save_pretrained(directory)
     if tokenizer is not None:
         tokenizer.save_pretrained(directory)
+        custom_object_save(SquadQuestionAnsweringPipeline, directory)
+
+
+def is_pruned(config) -> bool:
+    """True when some layer has lost heads (``kept_heads`` listing every head is not pruned)."""
+    kept_heads = getattr(config, "kept_heads", None)
+    return kept_heads is not None and any(len(heads) < config.n_heads for heads in kept_heads)
+
+
+def portable_qa_model(model: PreTrainedModel) -> PreTrainedModel:
+    """The class a saved checkpoint should have: a pruned DistilBERT becomes (a copy as)
+    ``PrunedDistilBertForQuestionAnswering``; anything else is returned as it is."""
+    if isinstance(model, PrunedDistilBertForQuestionAnswering) or not is_pruned(model.config):
+        return model
+    portable = PrunedDistilBertForQuestionAnswering(PrunedDistilBertConfig(**_distilbert_settings(model.config)))
+    portable.load_state_dict(model.state_dict(), strict=True)
+    return portable.to(model.device).train(model.training)
+
+
+@contextmanager
+def _config_for_saving(
+    model: PreTrainedModel, *, with_pipeline: bool, question_answering: Mapping[str, Any] | None
+) -> Iterator[None]:
+    """The config as saved, on a copy (the live model's config is left untouched).
+
+    An unpruned student saves as a plain DistilBERT: a ``kept_heads`` that lists every head says
+    nothing and would only make the checkpoint look pruned. With the pipeline, the config names it
+    (``custom_pipelines``) and records the settings it answers with.
+    """
+    original = model.config
+    model.config = copy.deepcopy(original)
+    if not is_pruned(original) and hasattr(original, "kept_heads"):
+        del model.config.kept_heads
+    if with_pipeline:
+        model.config.custom_pipelines = custom_pipeline_entry()
+        unknown = set(question_answering or {}) - set(DEFAULT_SETTINGS)
+        if unknown:
+            raise ValueError(f"question_answering has unknown settings {sorted(unknown)}; known: {sorted(DEFAULT_SETTINGS)}.")
+        model.config.question_answering = {**DEFAULT_SETTINGS, **(question_answering or {})}
+    try:
+        yield
+    finally:
+        model.config = original
 
 
 def load_qa_model(name_or_path: str | Path, *, role: str = "teacher") -> PreTrainedModel:
@@ -70,24 +147,34 @@ def _load_config(name_or_path: str, role: str):
 
 
 def _load_pruned_student(name_or_path: str, config, role: str) -> PreTrainedModel:
-    """Rebuild the pruned architecture from ``config.kept_heads``, then load weights exactly."""
-    if config.model_type != "distilbert":
+    """Rebuild the pruned architecture from ``config.kept_heads``, then load weights exactly.
+
+    Done by hand rather than by ``from_pretrained`` so that kept heads that disagree with the
+    weights are one clear error naming the checkpoint, for both the current and the earlier format.
+    """
+    if config.model_type not in ("distilbert", PrunedDistilBertConfig.model_type):
         raise CheckpointError(
             f"{role}.name_or_path={name_or_path!r} records kept_heads but is a '{config.model_type}' "
             "model; only DistilBERT students are pruned by lightning-distill. Remove kept_heads from "
             "its config.json or choose another checkpoint."
         )
-    model = DistilBertForQuestionAnswering(config)
     try:
-        prune_heads(model, config.kept_heads)
+        model = PrunedDistilBertForQuestionAnswering(PrunedDistilBertConfig(**_distilbert_settings(config)))
         model.load_state_dict(_read_safetensors(name_or_path, role), strict=True)
     except (ValueError, RuntimeError) as exc:
         raise CheckpointError(
-            f"{role}.name_or_path={name_or_path!r}: the weights do not fit the pruned architecture "
-            f"its config.json describes ({first_line(exc)}). The checkpoint is damaged or was edited; "
-            "save it again with lightning_distill.models.checkpoint.save_qa_model."
+            f"{role}.name_or_path={name_or_path!r}: its config.json's kept_heads disagree with its weights "
+            f"({first_line(exc)}). The checkpoint is damaged or was edited; save it again with "
+            "lightning_distill.models.checkpoint.save_qa_model."
         ) from exc
     return model.eval()
+
+
+def _distilbert_settings(config) -> dict:
+    settings = config.to_dict()
+    for key in ("model_type", "architectures", "auto_map", "transformers_version"):
+        settings.pop(key, None)
+    return settings
 
 
 def _read_safetensors(name_or_path: str, role: str) -> dict[str, torch.Tensor]:

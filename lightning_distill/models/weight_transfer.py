@@ -36,6 +36,7 @@ from transformers import AutoConfig, AutoModel, PreTrainedModel
 
 from lightning_distill.config.checks import require_choice
 from lightning_distill.errors import CheckpointError, first_line
+from lightning_distill.models.checkpoint import is_pruned
 
 log = logging.getLogger(__name__)
 
@@ -134,17 +135,17 @@ def load_seed_state_dict(name_or_path: str, *, expected_n_heads: int | None = No
     longer mean what they meant in the checkpoint.
     """
     config = _load(AutoConfig.from_pretrained, name_or_path)
+    if is_pruned(config):
+        raise CheckpointError(
+            f"student.seed_from={name_or_path!r} is a head-pruned student; seeding needs an unpruned "
+            "checkpoint (pruned heads cannot be placed back). Choose an unpruned DistilBERT/BERT checkpoint."
+        )
     model_type = config.model_type
     if model_type not in SUPPORTED_MODEL_TYPES:
         raise CheckpointError(
             f"student.seed_from={name_or_path!r} is a '{model_type}' model; only "
             f"{', '.join(SUPPORTED_MODEL_TYPES)} checkpoints can seed a DistilBERT student. Choose one "
             "of those or set student.seed_from=null."
-        )
-    if getattr(config, "kept_heads", None) is not None and _is_pruned(config):
-        raise CheckpointError(
-            f"student.seed_from={name_or_path!r} is a head-pruned student; seeding needs an unpruned "
-            "checkpoint (pruned heads cannot be placed back). Choose an unpruned DistilBERT/BERT checkpoint."
         )
     encoder = _load(AutoModel.from_pretrained, name_or_path, dtype=torch.float32)
     source_heads = getattr(encoder.config, "num_attention_heads", None)
@@ -168,11 +169,6 @@ def _load(loader, name_or_path: str, **kwargs):
             "local directory or hub id of a DistilBERT/BERT checkpoint, or set student.seed_from=null "
             "to start from random weights."
         ) from exc
-
-
-def _is_pruned(config) -> bool:
-    """A student saved with all heads kept is an ordinary DistilBERT and seeds fine."""
-    return any(len(heads) != config.n_heads for heads in config.kept_heads)
 
 
 def check_layer_seeding(layer_seeding: str) -> None:
