@@ -36,6 +36,19 @@ def write_json_atomically(path: str | Path, value: Any, *, allow_nan: bool = Fal
     write_text_atomically(path, json.dumps(value, ensure_ascii=False, indent=2, allow_nan=allow_nan) + "\n")
 
 
+_DIRECTORY_MODE = 0o777
+
+
+def _umask() -> int:
+    """Read once at import: os.umask can only be read by setting it, which races with other threads."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 @contextmanager
 def staged_directory(path: str | Path, *, replace: bool = False) -> Iterator[Path]:
     """Yield an empty directory beside ``path`` that becomes ``path`` when the block succeeds.
@@ -47,6 +60,7 @@ def staged_directory(path: str | Path, *, replace: bool = False) -> Iterator[Pat
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    staging.chmod(_DIRECTORY_MODE & ~_UMASK)  # mkdtemp's 0700 would make the published directory private
     try:
         yield staging
         if replace and path.exists():

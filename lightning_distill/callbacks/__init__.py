@@ -2,8 +2,9 @@
 
 from lightning_distill.callbacks.inference_time import InferenceTime
 from lightning_distill.callbacks.metrics_file import MetricsFile
+from lightning_distill.callbacks.onnx_deployment import OnnxDeployment
 from lightning_distill.callbacks.parameter_count import ParameterCount
 from lightning_distill.callbacks.squad_evaluation import SquadEvaluation
 from lightning_distill.callbacks.student_checkpoint import StudentCheckpoint
 
-__all__ = ["InferenceTime", "MetricsFile", "ParameterCount", "SquadEvaluation", "StudentCheckpoint"]
+__all__ = ["InferenceTime", "MetricsFile", "OnnxDeployment", "ParameterCount", "SquadEvaluation", "StudentCheckpoint"]

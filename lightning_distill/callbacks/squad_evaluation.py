@@ -14,11 +14,7 @@ import numpy as np
 import pytorch_lightning as pl
 
 from lightning_distill.config.checks import require_integer
-from lightning_distill.evaluation.postprocess import postprocess_qa_predictions, write_predictions
-from lightning_distill.evaluation.squad_metrics import squad_v2_metrics
-
-NO_THRESHOLD = float("inf")
-"""Predictions are already thresholded by post-processing; the scorer must not threshold again."""
+from lightning_distill.evaluation.postprocess import score_logits, write_predictions
 
 
 class SquadEvaluation(pl.Callback):
@@ -65,22 +61,8 @@ class SquadEvaluation(pl.Callback):
         if len(self._start) != len(self._features):
             return  # a partial loop (e.g. limit_val_batches): answers would be missing, metrics meaningless
         start_logits, end_logits = self._in_feature_order()
-        predictions = postprocess_qa_predictions(
-            datamodule.eval_examples,
-            self._features,
-            start_logits,
-            end_logits,
-            n_best_size=self.n_best_size,
-            max_answer_length=self.max_answer_length,
-            null_score_diff_threshold=self.null_score_diff_threshold,
-        )
-        gold = {example["id"]: example["answers"]["text"] for example in datamodule.eval_examples}
-        self.metrics = squad_v2_metrics(
-            gold,
-            predictions.predictions,
-            na_probs=predictions.null_odds,
-            na_prob_thresh=NO_THRESHOLD,
-            threshold_predictions=predictions.best_non_null,
+        predictions, self.metrics = score_logits(
+            datamodule.eval_examples, self._features, start_logits, end_logits, **self.answer_settings()
         )
         write_predictions(predictions, self.output_dir)
         for name, value in self.metrics.items():

@@ -19,10 +19,13 @@ from typing import Any
 import numpy as np
 
 from lightning_distill.atomic_files import write_json_atomically
+from lightning_distill.evaluation.squad_metrics import squad_v2_metrics
 from lightning_distill.portable.answer_spans import NO_SPAN_NULL_ODDS, Answer, answer_question
 
 log = logging.getLogger(__name__)
 
+NO_THRESHOLD = float("inf")
+"""Predictions are already thresholded by post-processing; the scorer must not threshold again."""
 PREDICTIONS_FILE = "predictions.json"
 NULL_ODDS_FILE = "null_odds.json"
 
@@ -85,6 +88,27 @@ def postprocess_qa_predictions(
     if without_features:
         log.warning("%d question(s) have no features (no logits); predicting no answer for them.", without_features)
     return result
+
+
+def score_logits(
+    examples: Sequence[Mapping[str, Any]],
+    features: Sequence[Mapping[str, Any]],
+    start_logits: Sequence[np.ndarray],
+    end_logits: Sequence[np.ndarray],
+    **answer_settings: Any,
+) -> tuple[QAPredictions, dict[str, float]]:
+    """Answers and official SQuAD 2.0 metrics from per-feature logits: what a run's evaluation
+    logs, and what an export reports for each backend."""
+    predictions = postprocess_qa_predictions(examples, features, start_logits, end_logits, **answer_settings)
+    gold = {example["id"]: example["answers"]["text"] for example in examples}
+    metrics = squad_v2_metrics(
+        gold,
+        predictions.predictions,
+        na_probs=predictions.null_odds,
+        na_prob_thresh=NO_THRESHOLD,
+        threshold_predictions=predictions.best_non_null,
+    )
+    return predictions, metrics
 
 
 def write_predictions(predictions: QAPredictions, directory: str | Path) -> None:

@@ -1,0 +1,178 @@
+"""One export: the student as ONNX (and int8), checked and measured, with its report.
+
+Every number in the report is measured on the run's own eval features, so the parity and the
+exact/f1 drop say what deploying this student changes for these questions, not for a toy input.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lightning_distill.data.datamodule import SquadDataModule
+from lightning_distill.data.tokenizer import load_tokenizer
+from lightning_distill.evaluation.postprocess import score_logits
+from lightning_distill.export.latency import measure_latency, single_input
+from lightning_distill.export.onnx_model import (
+    INPUT_NAMES,
+    LogitFunction,
+    export_onnx,
+    onnx_logits,
+    quantize_int8,
+    torch_logits,
+)
+from lightning_distill.export.run_directory import RunInputs
+from lightning_distill.models.checkpoint import load_qa_model, save_qa_model
+
+log = logging.getLogger(__name__)
+
+ONNX_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
+REPORT_FILE = "export_report.json"
+REPORTED_METRICS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "best_f1")
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    format: str = "onnx"
+    quantize: str | None = None
+    eval_batch_size: int = 32
+    latency_warmup: int = 10
+    latency_runs: int = 50
+    threads: int | None = None
+
+
+def export_student(inputs: RunInputs, out: Path, settings: ExportSettings) -> dict[str, Any]:
+    """Write the export into ``out`` (an empty or new directory) and return the report."""
+    model = load_qa_model(inputs.student_dir, role="student").eval()
+    tokenizer = load_tokenizer(str(inputs.student_dir))
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    report: dict[str, Any] = {
+        "student": str(inputs.student_dir),
+        "format": settings.format,
+        "eval_files": inputs.eval_files,
+        "versions": _versions(),
+    }
+    if settings.format == "pytorch":
+        save_qa_model(model, out, tokenizer=tokenizer, question_answering={**inputs.window, **inputs.answer})
+        report["size_bytes"] = {"pytorch": _size(out / "model.safetensors")}
+        return report
+
+    tokenizer.save_pretrained(out)
+    export_onnx(model, out / ONNX_FILE)
+    backends: dict[str, LogitFunction] = {
+        "pytorch": torch_logits(model),
+        "onnx_fp32": onnx_logits(out / ONNX_FILE, settings.threads),
+    }
+    if settings.quantize == "int8":
+        quantize_int8(out / ONNX_FILE, out / INT8_FILE)
+        backends["onnx_int8"] = onnx_logits(out / INT8_FILE, settings.threads)
+
+    datamodule = _eval_data(tokenizer, inputs, settings.eval_batch_size)
+    logits = {name: _all_logits(run, datamodule) for name, run in backends.items()}
+    features = datamodule.eval_features.select_columns(["example_id", "offset_mapping"]).to_list()
+    metrics = {
+        name: _metrics(datamodule.eval_examples, features, start, end, inputs.answer)
+        for name, (start, end) in logits.items()
+    }
+    report["eval"] = {"questions": len(datamodule.eval_examples), "features": len(features), **inputs.window}
+    report["parity"] = {
+        "max_abs_logit_diff": _max_abs_diff(logits["pytorch"], logits["onnx_fp32"]),
+        "compared": "onnx_fp32 vs pytorch, start and end logits of every eval feature (unpadded positions)",
+    }
+    report["metrics"] = metrics
+    if "onnx_int8" in metrics:
+        report["int8_change"] = {
+            key: metrics["onnx_int8"][key] - metrics["onnx_fp32"][key] for key in ("exact", "f1")
+        }
+    report["latency"] = _latencies(backends, datamodule, inputs.window["max_seq_length"], settings)
+    report["size_bytes"] = {
+        "pytorch": _size(inputs.student_dir / "model.safetensors"),
+        "onnx_fp32": _size(out / ONNX_FILE),
+        **({"onnx_int8": _size(out / INT8_FILE)} if "onnx_int8" in backends else {}),
+    }
+    return report
+
+
+def _eval_data(tokenizer: Any, inputs: RunInputs, batch_size: int) -> SquadDataModule:
+    datamodule = SquadDataModule(
+        tokenizer,
+        train_files=inputs.eval_files,  # the module insists on a train source; setup("validate") never reads it
+        eval_files=inputs.eval_files,
+        max_eval_examples=inputs.max_eval_examples,
+        subset_seed=inputs.subset_seed,
+        padding="longest",
+        sort_eval_by_length=True,
+        eval_batch_size=batch_size,
+        **inputs.window,
+    )
+    datamodule.setup("validate")
+    return datamodule
+
+
+def _all_logits(run: LogitFunction, datamodule: SquadDataModule) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per feature, in feature order, the logits of its real (unpadded) positions."""
+    lengths = datamodule.lengths("eval")
+    starts: list[np.ndarray | None] = [None] * len(lengths)
+    ends: list[np.ndarray | None] = [None] * len(lengths)
+    for batch in datamodule.val_dataloader():
+        start, end = run({name: batch[name].numpy() for name in INPUT_NAMES})
+        for row, index in enumerate(batch["feature_index"].tolist()):
+            starts[index], ends[index] = start[row, : lengths[index]], end[row, : lengths[index]]
+    return starts, ends
+
+
+def _metrics(examples, features, start, end, answer_settings) -> dict[str, float]:
+    _, metrics = score_logits(examples, features, start, end, **answer_settings)
+    return {key: float(metrics[key]) for key in REPORTED_METRICS if key in metrics}
+
+
+def _max_abs_diff(a: tuple[list[np.ndarray], ...], b: tuple[list[np.ndarray], ...]) -> float:
+    return float(max(np.max(np.abs(x - y)) for side_a, side_b in zip(a, b) for x, y in zip(side_a, side_b)))
+
+
+def _latencies(
+    backends: dict[str, LogitFunction], datamodule: SquadDataModule, max_seq_length: int, settings: ExportSettings
+) -> dict[str, Any]:
+    """Batch 1 at the full window and at the eval set's median feature length, per backend."""
+    lengths = datamodule.lengths("eval")
+    median_index = int(np.argsort(lengths, kind="stable")[len(lengths) // 2])
+    median_ids = np.asarray(datamodule.eval_features[median_index]["input_ids"])
+    # the longest real feature, repeated to the full window: content barely matters to latency
+    full_ids = np.resize(np.asarray(datamodule.eval_features[int(np.argmax(lengths))]["input_ids"]), max_seq_length)
+    shapes = {f"seq_{max_seq_length}": full_ids, f"seq_{len(median_ids)}_median": median_ids}
+    result: dict[str, Any] = {
+        "batch_size": 1,
+        "warmup": settings.latency_warmup,
+        "threads": {"torch": torch.get_num_threads(), "onnxruntime": settings.threads or "default (all cores)"},
+    }
+    for label, ids in shapes.items():
+        batch = single_input(ids)
+        result[label] = {
+            name: measure_latency(run, batch, warmup=settings.latency_warmup, runs=settings.latency_runs)
+            for name, run in backends.items()
+        }
+    return result
+
+
+def _size(path: Path) -> int | None:
+    return path.stat().st_size if path.is_file() else None
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata
+
+    versions = {"python": platform.python_version(), "machine": platform.machine()}
+    for package in ("torch", "transformers", "onnx", "onnxruntime"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return versions

@@ -1,0 +1,313 @@
+"""Students leave the lab: plain-transformers loading, the carried pipeline, ONNX export (issue 10).
+
+Loading "with plain transformers" runs in a fresh interpreter outside the checkout that never
+imports lightning_distill, so nothing registered by this package can help it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO_ROOT
+
+onnxruntime = pytest.importorskip("onnxruntime", reason="the export extra: pip install -e .[export]")
+
+PARITY_TOLERANCE = 1e-4
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+MARKER = "RESULT:"
+QUICK_LATENCY = ["--latency-runs", "3", "--latency-warmup", "1"]
+
+
+def _smoke_run(directory: Path, *overrides: str) -> Path:
+    env = {**os.environ, **OFFLINE_ENV, "LIGHTNING_DISTILL_CACHE": str(directory.parent / "cache")}
+    result = subprocess.run(
+        [sys.executable, "train.py", "experiment=smoke", f"hydra.run.dir={directory}", *overrides],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return directory
+
+
+@pytest.fixture(scope="module")
+def pruned_run(tmp_path_factory) -> Path:
+    """The smoke student: 2 layers keeping 1 of 2 heads each."""
+    return _smoke_run(tmp_path_factory.mktemp("export") / "pruned")
+
+
+@pytest.fixture(scope="module")
+def unpruned_run(tmp_path_factory) -> Path:
+    return _smoke_run(tmp_path_factory.mktemp("export") / "unpruned", "student.n_heads=2")
+
+
+def _plain_python(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``code`` as a user without this project would: fresh interpreter, elsewhere, no import of ours."""
+    guard = f"import sys\nMARKER = {MARKER!r}\nassert 'lightning_distill' not in sys.modules\n"
+    check = "\nassert not any(name.startswith('lightning_distill') for name in sys.modules), 'imported the project'\n"
+    env = {**os.environ, **OFFLINE_ENV, "PYTHONPATH": ""}
+    return subprocess.run(
+        [sys.executable, "-c", guard + textwrap.dedent(code) + check],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )
+
+
+def _result(stdout: str):
+    """The JSON the snippet printed (transformers' trust_remote_code prompt shares stdout, unterminated)."""
+    return json.loads(stdout.rsplit(MARKER, 1)[1])
+
+
+def _logits_of_our_loader(student: Path, input_ids: list[list[int]]) -> np.ndarray:
+    import torch
+
+    from lightning_distill.models.checkpoint import load_qa_model
+
+    model = load_qa_model(student, role="student")
+    with torch.no_grad():
+        return model(input_ids=torch.tensor(input_ids)).start_logits.numpy()
+
+
+INPUT_IDS = [[101, 2040, 2003, 2009, 102, 2009, 2001, 2517, 2011, 4372, 102]]
+
+
+def test_pruned_student_loads_with_plain_transformers(pruned_run, tmp_path):
+    student = pruned_run / "student"
+    config = json.loads((student / "config.json").read_text())
+    assert config["model_type"] == "pruned_distilbert" and "AutoModelForQuestionAnswering" in config["auto_map"]
+    result = _plain_python(
+        f"""
+        import json, torch
+        from transformers import AutoModelForQuestionAnswering
+        try:
+            AutoModelForQuestionAnswering.from_pretrained({str(student)!r})
+            raise SystemExit("loaded custom code without trust_remote_code")
+        except ValueError as error:
+            assert "trust_remote_code" in str(error)
+        model = AutoModelForQuestionAnswering.from_pretrained({str(student)!r}, trust_remote_code=True)
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor({INPUT_IDS})).start_logits
+        print(MARKER + json.dumps({{"class": type(model).__name__, "logits": logits.tolist()}}))
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = _result(result.stdout)
+    assert loaded["class"] == "PrunedDistilBertForQuestionAnswering"
+    np.testing.assert_allclose(loaded["logits"], _logits_of_our_loader(student, INPUT_IDS), atol=1e-6)
+
+
+def test_unpruned_student_loads_without_remote_code(unpruned_run, tmp_path):
+    student = unpruned_run / "student"
+    config = json.loads((student / "config.json").read_text())
+    assert config["model_type"] == "distilbert" and "auto_map" not in config and "kept_heads" not in config
+    result = _plain_python(
+        f"""
+        import json, torch
+        from transformers import AutoModelForQuestionAnswering
+        model = AutoModelForQuestionAnswering.from_pretrained({str(student)!r})
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor({INPUT_IDS})).start_logits
+        print(MARKER + json.dumps({{"class": type(model).__name__, "logits": logits.tolist()}}))
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = _result(result.stdout)
+    assert loaded["class"] == "DistilBertForQuestionAnswering"
+    np.testing.assert_allclose(loaded["logits"], _logits_of_our_loader(student, INPUT_IDS), atol=1e-6)
+
+
+@pytest.mark.parametrize("run_name", ["pruned_run", "unpruned_run"])
+def test_pipeline_answers_equal_the_runs_predictions(run_name, request, squad_dir, tmp_path):
+    """pipeline("question-answering", model=student, trust_remote_code=True) on every eval question of
+    the run answers exactly what the run's own evaluation wrote to predictions.json."""
+    run = request.getfixturevalue(run_name)
+    expected = json.loads((run / "predictions.json").read_text())
+    questions = [
+        {"id": qa["id"], "question": qa["question"], "context": paragraph["context"]}
+        for article in json.loads((squad_dir / "dev-v2.0.splitB.json").read_text())["data"]
+        for paragraph in article["paragraphs"]
+        for qa in paragraph["qas"]
+        if qa["id"] in expected
+    ]
+    assert len(questions) == len(expected) == 32
+    inputs = tmp_path / "questions.json"
+    inputs.write_text(json.dumps(questions))
+    result = _plain_python(
+        f"""
+        import json
+        from transformers import pipeline
+        questions = json.load(open({str(inputs)!r}))
+        qa = pipeline("question-answering", model={str(run / "student")!r}, trust_remote_code=True)
+        answers = qa(question=[q["question"] for q in questions], context=[q["context"] for q in questions])
+        print(MARKER + json.dumps({{q["id"]: a["answer"] for q, a in zip(questions, answers)}}))
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _result(result.stdout) == expected
+
+
+def _export(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lightning_distill.export", *args],
+        cwd=REPO_ROOT, env={**os.environ, **OFFLINE_ENV}, capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_onnx_export_with_int8_reports_parity_accuracy_latency_and_size(pruned_run, tmp_path):
+    out = tmp_path / "onnx"
+    result = _export(str(pruned_run), "--format", "onnx", "--quantize", "int8", "--out", str(out), *QUICK_LATENCY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("model.onnx", "model.int8.onnx", "tokenizer.json", "export_report.json"):
+        assert (out / name).is_file(), name
+    report = json.loads((out / "export_report.json").read_text())
+
+    assert report["parity"]["max_abs_logit_diff"] <= PARITY_TOLERANCE
+    assert report["eval"]["questions"] == 32
+    run_metrics = json.loads((pruned_run / "metrics.json").read_text())["final"]
+    for backend in ("pytorch", "onnx_fp32"):  # fp32 ONNX scores what the run scored
+        assert report["metrics"][backend]["exact"] == pytest.approx(run_metrics["exact"], abs=1e-6)
+        assert report["metrics"][backend]["f1"] == pytest.approx(run_metrics["f1"], abs=1e-6)
+    int8 = report["metrics"]["onnx_int8"]
+    assert 0 <= int8["exact"] <= 100 and 0 <= int8["f1"] <= 100
+    assert report["int8_change"]["f1"] == pytest.approx(int8["f1"] - report["metrics"]["onnx_fp32"]["f1"])
+    sizes = report["size_bytes"]
+    assert sizes["onnx_fp32"] == (out / "model.onnx").stat().st_size
+    assert 0 < sizes["onnx_int8"] < sizes["onnx_fp32"]
+    latency = report["latency"]
+    shapes = [key for key in latency if key.startswith("seq_")]
+    assert shapes[0] == "seq_384" and shapes[1].endswith("_median") and len(shapes) == 2
+    for shape in shapes:
+        for backend in ("pytorch", "onnx_fp32", "onnx_int8"):
+            timing = latency[shape][backend]
+            assert 0 < timing["median_ms"] <= timing["p90_ms"] and timing["runs"] == 3
+
+    # dynamic batch and sequence axes: another shape than the one traced
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    ids = np.full((3, 57), 1000, dtype=np.int64)
+    start, end = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+    assert start.shape == end.shape == (3, 57)
+
+
+def test_a_checkpoint_of_the_earlier_format_is_made_portable(pruned_run, tmp_path):
+    """Students saved before this release (distilbert + kept_heads) still load here, and
+    --format pytorch re-saves them in the layout plain transformers loads."""
+    legacy = tmp_path / "legacy"
+    shutil.copytree(pruned_run / "student", legacy)
+    config = json.loads((legacy / "config.json").read_text())
+    config["model_type"] = "distilbert"
+    config["architectures"] = ["DistilBertForQuestionAnswering"]
+    for key in ("auto_map", "custom_pipelines", "question_answering"):
+        config.pop(key)
+    (legacy / "config.json").write_text(json.dumps(config))
+    for module in legacy.glob("*.py"):
+        module.unlink()
+    np.testing.assert_allclose(
+        _logits_of_our_loader(legacy, INPUT_IDS), _logits_of_our_loader(pruned_run / "student", INPUT_IDS)
+    )
+
+    out = tmp_path / "portable"
+    result = _export(str(legacy), "--format", "pytorch", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((out / "config.json").read_text())["model_type"] == "pruned_distilbert"
+    loaded = _plain_python(
+        f"""
+        from transformers import AutoModelForQuestionAnswering
+        print(type(AutoModelForQuestionAnswering.from_pretrained({str(out)!r}, trust_remote_code=True)).__name__)
+        """,
+        tmp_path,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    assert loaded.stdout.strip().endswith("PrunedDistilBertForQuestionAnswering")
+
+
+def _damaged_kept_heads(run: Path, tmp_path: Path) -> Path:
+    damaged = tmp_path / "damaged"
+    shutil.copytree(run / "student", damaged)
+    config = json.loads((damaged / "config.json").read_text())
+    config["kept_heads"] = [[0, 1]] * len(config["kept_heads"])  # claims 2 heads; the weights have 1
+    (damaged / "config.json").write_text(json.dumps(config))
+    return damaged
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("no_student", "has no student"),
+        ("kept_heads", "kept_heads disagree with its weights"),
+        ("quantize_pytorch", "--quantize int8 needs --format onnx"),
+        ("unwritable_out", "cannot be written"),
+        ("foreign_out", "is not empty and holds no earlier export"),
+        ("missing_eval_file", "no_such_file.json"),
+    ],
+)
+def test_bad_input_is_one_clear_line(case, expected, pruned_run, tmp_path):
+    run, out, extra = str(pruned_run), tmp_path / "out", ["--format", "onnx"]
+    if case == "no_student":
+        (tmp_path / "empty_run").mkdir()
+        run = str(tmp_path / "empty_run")
+    elif case == "kept_heads":
+        run = str(_damaged_kept_heads(pruned_run, tmp_path))
+        extra += ["--eval-file", str(REPO_ROOT.parent / "shared" / "data" / "squad_v2" / "dev-v2.0.splitB.json")]
+    elif case == "quantize_pytorch":
+        extra = ["--format", "pytorch", "--quantize", "int8"]
+    elif case == "unwritable_out":
+        (tmp_path / "a_file").write_text("")
+        out = tmp_path / "a_file" / "out"
+    elif case == "missing_eval_file":
+        extra += ["--eval-file", str(tmp_path / "no_such_file.json")]
+    elif case == "foreign_out":
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+    result = _export(run, *extra, "--out", str(out), *QUICK_LATENCY)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    if case in ("no_student", "kept_heads"):
+        assert run in result.stderr  # the path is named
+    if case == "foreign_out":
+        assert (out / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("objective", "measured"),
+    [("num_params", False), ("inference_time_onnx", True), ("onnx_int8_size_mb", True)],
+)
+def test_conf_chooses_the_sweeps_second_objective(objective, measured):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose(
+            config_name="train",
+            overrides=["hparams_search=sigopt", f"size_objective={objective}"],
+            return_hydra_config=True,
+        )
+    optimized = [metric.name for metric in cfg.hydra.sweeper.metrics if metric.strategy == "optimize"]
+    assert optimized == ["exact", objective]
+    assert (cfg.callbacks.onnx_deployment is not None) == measured
+    assert list(cfg.callbacks)[-1] == "metrics_file"  # it must see what onnx_deployment logged
+
+
+def test_a_run_logs_onnx_latency_and_int8_size_when_configured(tmp_path):
+    """Through train(): the onnx_deployment callback's metrics reach the trial's result and metrics.json."""
+    from test_train import compose_config
+
+    from lightning_distill.training.pipeline import train
+
+    cfg = compose_config(
+        ["experiment=smoke", "size_objective=onnx_int8_size_mb", "callbacks.onnx_deployment.runs=3",
+         "logger=[]", f"paths.cache_dir={tmp_path / 'cache'}"],
+        output_dir=tmp_path,
+    )
+    metrics = train(cfg)
+    assert 0 < metrics["onnx_int8_size_mb"] < 10  # a 2-layer, 32-wide student: about 1.3 MB
+    assert metrics["inference_time_onnx"] > 0
+    written = json.loads((tmp_path / "metrics.json").read_text())["final"]
+    assert written["onnx_int8_size_mb"] == pytest.approx(metrics["onnx_int8_size_mb"])
