@@ -72,6 +72,7 @@ MMAP_THRESHOLD_BYTES = 64 * 1024
 TERA = 1e12
 GIGA = 1e9
 TEACHER_SOURCES = ("stand_in", "config")
+BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 """stand_in: pretrained MiniLM encoder + fresh QA head; config: the train config's ``teacher`` node."""
 
 
@@ -86,6 +87,14 @@ def defaults_file(argv: Sequence[str] | None) -> Path:
     if not path.is_file():
         raise SystemExit(f"--defaults {path}: no such file; give a YAML file like {DEFAULTS_FILE}")
     return path
+
+
+def boolean(text: str) -> bool:
+    """``true``/``false`` (also 1/0, yes/no) for boolean options; ``bool("false")`` would be True."""
+    lowered = text.strip().lower()
+    if lowered not in BOOLEAN_WORDS:
+        raise argparse.ArgumentTypeError(f"{text!r}: use true or false")
+    return BOOLEAN_WORDS[lowered]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -104,6 +113,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             parser.add_argument(option, nargs="*", default=value, type=type(value[0]) if value else str)
         elif isinstance(value, dict):
             parser.add_argument(option, type=json.loads, default=value, help="JSON object")
+        elif isinstance(value, bool):
+            parser.add_argument(option, type=boolean, default=value, help="true or false")
         else:
             parser.add_argument(option, type=type(value), default=value)
     args = parser.parse_args(argv)

@@ -16,7 +16,6 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from benchmarks.gpu_check.settings import REPO_ROOT, Settings

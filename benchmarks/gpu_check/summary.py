@@ -36,8 +36,8 @@ def throughput_lines(result: dict[str, Any]) -> list[str]:
                 f"{values['model_and_optimizer_bytes'] / 2**20:,.0f} | {_fmt(values.get('achieved_tflops'))} | "
                 f"{_fmt(None if fraction is None else 100 * fraction, '{:.1f}')} | {_fmt(epoch.get(mode), '{:,.3f}')} |")
         peak = report.get("cuda_max_memory_allocated_bytes")
-        lines += ["", f"CUDA max_memory_allocated over the run (all modes resident): {_fmt(peak and peak / 2**20, '{:,.0f}')} MiB; "
-                  f"teacher-logit cache build {report['cache_build_seconds']:.1f} s for {report['n_features']} features.", ""]
+        lines += ["", (f"CUDA max_memory_allocated over the run (all modes resident): {_fmt(peak and peak / 2**20, '{:,.0f}')} MiB; "
+                  f"teacher-logit cache build {report['cache_build_seconds']:.1f} s for {report['n_features']} features."), ""]
         lines += ["```", *[line for line in run["printed"].splitlines() if line.startswith("  search on this device")], "```", ""]
     return lines
 
@@ -58,10 +58,10 @@ def targets(records: dict[str, dict], settings: Settings) -> list[str]:
     return [
         "| target | measured (paper batch) | verdict |", "|---|---|---|",
         f"| fast+grouped ≥ {goal['fast_vs_naive']}× naive | {_fmt(ratio, '{:.2f}×')} | {verdict(ratio, (ratio or 0) >= goal['fast_vs_naive'])} |",
-        f"| fast training step ≥ {100 * goal['fraction_of_peak']:.0f}% of dense bf16 peak | {_fmt(fraction and 100 * fraction, '{:.1f}%')} | "
-        f"{verdict(fraction, (fraction or 0) >= goal['fraction_of_peak'])} |",
-        f"| baseline epoch ≤ {limit:.2f} h ({goal['epoch_fraction_of_source']:.0%} of the source's {goal['source_v100_epoch_hours']} h V100) | "
-        f"{_fmt(epoch, '{:.3f} h')} | {verdict(epoch, epoch is not None and epoch <= limit)} |",
+        (f"| fast training step ≥ {100 * goal['fraction_of_peak']:.0f}% of dense bf16 peak | {_fmt(fraction and 100 * fraction, '{:.1f}%')} | "
+        f"{verdict(fraction, (fraction or 0) >= goal['fraction_of_peak'])} |"),
+        (f"| baseline epoch ≤ {limit:.2f} h ({goal['epoch_fraction_of_source']:.0%} of the source's {goal['source_v100_epoch_hours']} h V100) | "
+        f"{_fmt(epoch, '{:.3f} h')} | {verdict(epoch, epoch is not None and epoch <= limit)} |"),
     ]
 
 
@@ -92,18 +92,18 @@ def write_summary(records: dict[str, dict], settings: Settings, seconds: float) 
     if records["train_run"]["status"] == "ok":
         timer = records["train_run"]["result"]["step_timer"]
         lines += ["## train.py through Lightning", "",
-                  f"{timer['steps']} steps on {timer['device']}, precision {timer['precision']}: steady-state step "
+                  (f"{timer['steps']} steps on {timer['device']}, precision {timer['precision']}: steady-state step "
                   f"{_fmt(timer['median_step_seconds'] and 1e3 * timer['median_step_seconds'], '{:.1f}')} ms median "
                   f"(p90 {_fmt(timer['p90_step_seconds'] and 1e3 * timer['p90_step_seconds'], '{:.1f}')} ms) over {timer['timed_steps']} steps, "
                   f"{_fmt(timer['examples_per_second'], '{:,.1f}')} ex/s, mean padded width {_fmt(timer['mean_padded_width'], '{:.0f}')}, "
-                  f"CUDA max allocated {_fmt(timer['cuda_max_memory_allocated_bytes'] and timer['cuda_max_memory_allocated_bytes'] / 2**20, '{:,.0f}')} MiB.", ""]
+                  f"CUDA max allocated {_fmt(timer['cuda_max_memory_allocated_bytes'] and timer['cuda_max_memory_allocated_bytes'] / 2**20, '{:,.0f}')} MiB."), ""]
     if records["cuda_oom"]["status"] == "ok":
         oom = records["cuda_oom"]["result"]
         lines += ["## CUDA OOM as a failed observation", "",
-                  f"trial 0: {oom['trial_0']['status']}, `{oom['trial_0']['reason']}`; trial 1: {oom['trial_1']['status']}. "
+                  (f"trial 0: {oom['trial_0']['status']}, `{oom['trial_0']['reason']}`; trial 1: {oom['trial_1']['status']}. "
                   f"{oom['memory_measure']}: {oom['trial_0_start_mib']} MiB at trial 0's start, {oom['at_oom_mib']} MiB at the OOM, "
                   f"{oom['trial_1_start_mib']} MiB at trial 1's start (failed trial's module/trainer alive then: "
-                  f"{oom['failed_trial_objects_alive_at_next_start']}).", ""]
+                  f"{oom['failed_trial_objects_alive_at_next_start']})."), ""]
     text = "\n".join(lines)
     (settings.out_dir / "summary.md").write_text(text)
     return text
