@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from lightning_distill.data.featurization import FeaturizationSettings, featurize_batch
-from lightning_distill.portable.squad_windows import NOT_CONTEXT, truncate_questions
 from lightning_distill.data.squad_reader import read_squad_file
 from lightning_distill.errors import ConfigError
+from lightning_distill.portable.squad_windows import NOT_CONTEXT, truncate_questions
 
 
 @pytest.fixture(scope="module")

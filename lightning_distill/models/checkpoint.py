@@ -17,8 +17,8 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file
