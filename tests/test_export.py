@@ -6,6 +6,8 @@ imports lightning_distill, so nothing registered by this package can help it.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -155,10 +157,14 @@ def test_pipeline_answers_equal_the_runs_predictions(run_name, request, squad_di
 
 
 def _export(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "lightning_distill.export", *args],
-        cwd=REPO_ROOT, env={**os.environ, **OFFLINE_ENV}, capture_output=True, text=True, timeout=600, check=False,
-    )
+    """``python -m lightning_distill.export ARGS``, in this process (the command line is ``main``;
+    a subprocess would only add seconds of imports per call)."""
+    from lightning_distill.export.__main__ import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        returncode = main(list(args))
+    return subprocess.CompletedProcess(["lightning_distill.export", *args], returncode, stdout.getvalue(), stderr.getvalue())
 
 
 def test_onnx_export_with_int8_reports_parity_accuracy_latency_and_size(pruned_run, tmp_path):
@@ -245,7 +251,7 @@ def _damaged_kept_heads(run: Path, tmp_path: Path) -> Path:
         ("quantize_pytorch", "--quantize int8 needs --format onnx"),
         ("unwritable_out", "cannot be written"),
         ("foreign_out", "is not empty and holds no earlier export"),
-        ("missing_eval_file", "no_such_file.json"),
+        ("missing_eval_file", "--eval-file: eval file"),
     ],
 )
 def test_bad_input_is_one_clear_line(case, expected, pruned_run, tmp_path):
@@ -272,6 +278,8 @@ def test_bad_input_is_one_clear_line(case, expected, pruned_run, tmp_path):
     assert "Traceback" not in result.stderr
     if case in ("no_student", "kept_heads"):
         assert run in result.stderr  # the path is named
+    if case == "missing_eval_file":
+        assert "no_such_file.json" in result.stderr
     if case == "foreign_out":
         assert (out / "notes.txt").read_text() == "mine"
 

@@ -63,6 +63,13 @@ def read_run_inputs(
             f"({'its run evaluated on a hub dataset' if config else 'no .hydra/config.yaml found'}). "
             "Give one with --eval-file DATA.json (official SQuAD 2.0 format)."
         )
+    source = "--eval-file" if eval_files else f"data.eval_files of {str(run_dir / RUN_CONFIG)!r}"
+    for path in files:
+        if not Path(path).is_file():
+            raise ExportError(
+                f"{source}: eval file {path!r} does not exist. Give an existing SQuAD 2.0 JSON file with --eval-file "
+                "(the shipped presets read $LIGHTNING_DISTILL_SQUAD_DIR)."
+            )
     return RunInputs(
         student_dir=student_dir,
         eval_files=files,
