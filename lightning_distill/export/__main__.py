@@ -18,6 +18,7 @@ from pathlib import Path
 from lightning_distill.atomic_files import staged_directory, write_json_atomically
 from lightning_distill.errors import ExportError, LightningDistillError
 from lightning_distill.export.exporter import REPORT_FILE, ExportSettings, export_student
+from lightning_distill.export.onnx_model import INT8_GRANULARITIES
 from lightning_distill.export.run_directory import read_run_inputs
 
 USAGE_ERROR_EXIT_CODE = 2
@@ -36,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a run directory of train.py (or its student/)")
     parser.add_argument("--format", required=True, choices=FORMATS, help="onnx, or pytorch (a portable HF checkpoint)")
     parser.add_argument("--quantize", choices=QUANTIZATIONS, help="also write a dynamic int8 model (needs --format onnx)")
+    parser.add_argument(
+        "--int8-granularity", choices=INT8_GRANULARITIES, default="per_channel",
+        help="int8 weight scales per output channel (default; keeps accuracy) or per tensor",
+    )
     parser.add_argument("--out", required=True, type=Path, help="output directory (new, empty, or an earlier export)")
     parser.add_argument("--eval-file", action="append", help="score on this SQuAD 2.0 file (default: the run's eval files)")
     parser.add_argument("--max-eval-examples", type=int, help="score on a seeded subset of this many questions")
@@ -87,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = ExportSettings(
             format=args.format,
             quantize=args.quantize,
+            int8_granularity=args.int8_granularity,
             eval_batch_size=args.eval_batch_size,
             latency_warmup=args.latency_warmup,
             latency_runs=args.latency_runs,

@@ -42,6 +42,7 @@ REPORTED_METRICS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "
 class ExportSettings:
     format: str = "onnx"
     quantize: str | None = None
+    int8_granularity: str = "per_channel"
     eval_batch_size: int = 32
     latency_warmup: int = 10
     latency_runs: int = 50
@@ -72,7 +73,8 @@ def export_student(inputs: RunInputs, out: Path, settings: ExportSettings) -> di
         "onnx_fp32": onnx_logits(out / ONNX_FILE, settings.threads),
     }
     if settings.quantize == "int8":
-        quantize_int8(out / ONNX_FILE, out / INT8_FILE)
+        quantize_int8(out / ONNX_FILE, out / INT8_FILE, settings.int8_granularity)
+        report["int8"] = {"method": "onnxruntime quantize_dynamic, QInt8 weights", "granularity": settings.int8_granularity}
         backends["onnx_int8"] = onnx_logits(out / INT8_FILE, settings.threads)
 
     datamodule = _eval_data(tokenizer, inputs, settings.eval_batch_size)

@@ -4,7 +4,10 @@ torch's default (dynamo) exporter is used with ``dynamic_shapes`` (``torch.expor
 and sequence: the older ``dynamic_axes`` route converts unreliably. The example input has batch 2
 and a sequence longer than 1, because dimensions of size 0 or 1 get specialized to constants.
 Dynamic int8 quantization (weights int8, activations quantized on the fly) is the variant that
-keeps accuracy for BERT-like models; static min-max calibration loses much more.
+keeps accuracy for BERT-like models; static min-max calibration loses much more. Weights are
+quantized per output channel by default: on the offline study's 3-layer student (1,000 split-B
+questions) onnxruntime's per-tensor default cut HasAns_f1 from 32.7 to 23.4 while per-channel kept
+it (33.9), at the same size (docs/results/export/).
 """
 
 from __future__ import annotations
@@ -71,11 +74,16 @@ def export_onnx(model: nn.Module, path: Path) -> None:
         raise ExportError(f"torch.onnx.export failed for {type(model).__name__}: {first_line(error)}") from error
 
 
-def quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8 quantization of every MatMul/Gemm weight."""
+INT8_GRANULARITIES = ("per_channel", "per_tensor")
+
+
+def quantize_int8(source: Path, target: Path, granularity: str = "per_channel") -> None:
+    """Dynamic int8 quantization of the weights onnxruntime supports (MatMul, Gather, ...)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    if granularity not in INT8_GRANULARITIES:
+        raise ExportError(f"int8 granularity {granularity!r} must be one of {', '.join(INT8_GRANULARITIES)}.")
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=granularity == "per_channel")
 
 
 def onnx_logits(path: Path, threads: int | None = None) -> LogitFunction:
