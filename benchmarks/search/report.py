@@ -141,6 +141,8 @@ def _plots(out: Path, curves: list[dict[str, object]]) -> None:
         series[(row["problem"], row["budget"])][(row["parallelism"], row["contender"])][row["trials"]].append(
             float(row["hypervolume"]) * scale
         )
+    contenders = sorted({row["contender"] for row in curves})
+    colors = {name: plt.get_cmap("tab10")(index % 10) for index, name in enumerate(contenders)}
     for (problem, budget), lines in series.items():
         parallelisms = sorted({parallelism for parallelism, _ in lines})
         figure, axes = plt.subplots(1, len(parallelisms), figsize=(6 * len(parallelisms), 4.5), squeeze=False)
@@ -152,8 +154,9 @@ def _plots(out: Path, curves: list[dict[str, object]]) -> None:
                 mean = np.array([np.mean(points[t]) for t in trials])
                 sd = np.array([np.std(points[t], ddof=1) if len(points[t]) > 1 else 0.0 for t in trials])
                 seeds = min(len(points[t]) for t in trials)
-                axis.plot(trials, mean, label=f"{contender} ({seeds} seeds)")
-                axis.fill_between(trials, mean - sd, mean + sd, alpha=0.15)
+                color = colors[contender]
+                axis.plot(trials, mean, color=color, label=f"{contender} ({seeds} seeds)")
+                axis.fill_between(trials, mean - sd, mean + sd, color=color, alpha=0.12)
             axis.set_title(f"{problem}, budget {budget}, parallelism {parallelism}")
             axis.set_xlabel("finished trials")
             axis.set_ylabel(f"hypervolume ({UNITS[problem][1]})")
