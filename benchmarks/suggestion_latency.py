@@ -1,12 +1,18 @@
 """How long the lite driver takes to suggest, at a given history size (a benchmark, not a test).
 
     python -m benchmarks.suggestion_latency --observations 50 200 479 --pending 19   (from the repository root)
+    python -m benchmarks.suggestion_latency --observations 479 --refit-every 1 --spe-beyond none --profile 25
+
 
 Uses the real Table 2 space and metrics of ``conf/`` (``hparams_search=sigopt``: 18 parameters,
 exact maximized with threshold 50, parameters minimized, f1 and inference time stored) and a
 synthetic history: the point is the optimizer's cost, which depends on the number and shape of
-observations, not on their meaning. Each size is timed twice: cold (GP hyperparameters fit from
-scratch, as after a restart) and warm (the previous fit carried over, as during a sweep).
+observations, not on their meaning. Each size is timed cold (the first suggestion after a restart:
+history replayed into lite, GP hyperparameters fit from scratch) and then ``--warm`` times as during
+a sweep (one new observation before each; the GP refit only on every ``refit_every``-th), reported
+as their mean and max. ``refit_every`` and ``spe_beyond`` default to the sweeper's config
+(``hparams_search=sigopt``); ``--profile N`` prints the N costliest calls (cProfile, cumulative) of
+the warm suggestions at the largest size.
 ``--pending`` trials are in flight, as with 20 parallel workers. Only the plugin's public surface
 (``hydra_plugins.sigopt_sweeper.api``) is used.
 """
@@ -14,7 +20,9 @@ scratch, as after a restart) and warm (the previous fit carried over, as during 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import math
+import pstats
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,26 +85,52 @@ def history(space: SearchSpace, size: int, rng: np.random.Generator) -> list[Obs
     return observations
 
 
-def measure(sizes: Sequence[int], pending: int, seed: int) -> None:
+def measure(
+    sizes: Sequence[int], pending: int, seed: int, warm: int, overrides: Sequence[str], profile: int | None
+) -> None:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["hparams_search=sigopt"], return_hydra_config=True)
+        cfg = compose(config_name="train", overrides=["hparams_search=sigopt", *overrides], return_hydra_config=True)
+    sweeper = cfg.hydra.sweeper
     space = parse_search_space(OmegaConf.to_container(cfg.search_space))
-    metrics = parse_metrics([OmegaConf.to_container(metric) for metric in cfg.hydra.sweeper.metrics])
+    metrics = parse_metrics([OmegaConf.to_container(metric) for metric in sweeper.metrics])
     spec = ExperimentSpec("latency", space, metrics, budget=max(sizes), parallel_bandwidth=pending + 1)
     rng = np.random.default_rng(seed)
-    print(f"lite driver, {len(space.parameters)} parameters, {pending} pending trials (constant liar)")
-    print(f"{'observations':>12} {'cold s':>8} {'warm s':>8}")
+    print(
+        f"lite driver, {len(space.parameters)} parameters, {pending} pending trials (constant liar), "
+        f"refit_every={sweeper.refit_every}, spe_beyond={sweeper.spe_beyond}"
+    )
+    print(f"{'observations':>12} {'cold s':>8} {'warm s':>8} {'warm max s':>10}")
     for size in sizes:
-        driver = LiteDriver(spec, seed=seed)
+        driver = LiteDriver(
+            spec,
+            seed=seed,
+            blas_threads=sweeper.blas_threads,
+            refit_every=sweeper.refit_every,
+            spe_beyond=sweeper.spe_beyond,
+        )
         driver.start(None)  # imports and validates outside the timing
-        driver.restore(history(space, size, rng), set())
+        observations = history(space, size + warm, rng)
+        driver.restore(observations[:size], set())
         in_flight = [synthetic_assignments(space, rng) for _ in range(pending)]
+        cold = timed(driver, in_flight)
+        profiler = cProfile.Profile() if profile and size == max(sizes) else None
         timings = []
-        for _ in range(2):
-            started = time.perf_counter()
-            driver.suggest(in_flight)
-            timings.append(time.perf_counter() - started)
-        print(f"{size:>12} {timings[0]:>8.2f} {timings[1]:>8.2f}", flush=True)
+        for observation in observations[size:]:
+            driver.observe(observation)
+            timings.append(timed(driver, in_flight, profiler))
+        print(f"{size:>12} {cold:>8.2f} {np.mean(timings):>8.2f} {max(timings):>10.2f}", flush=True)
+        if profiler is not None:
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(profile)
+
+
+def timed(driver: LiteDriver, in_flight: list[dict[str, object]], profiler: cProfile.Profile | None = None) -> float:
+    started = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    driver.suggest(in_flight)
+    if profiler is not None:
+        profiler.disable()
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -104,8 +138,17 @@ def main() -> None:
     parser.add_argument("--observations", type=int, nargs="+", default=[50, 200, 479])
     parser.add_argument("--pending", type=int, default=19, help="trials in flight (parallelism - 1)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--warm", type=int, default=5, help="warm suggestions timed per size (>= 1)")
+    parser.add_argument("--refit-every", help="override hydra.sweeper.refit_every (default: the config's)")
+    parser.add_argument("--spe-beyond", help="override hydra.sweeper.spe_beyond; 'none' = lite's own rule")
+    parser.add_argument("--profile", type=int, metavar="N", help="print the N costliest calls at the largest size")
     args = parser.parse_args()
-    measure(args.observations, args.pending, args.seed)
+    if args.warm < 1:
+        parser.error(f"--warm={args.warm} must be >= 1")
+    overrides = [f"hydra.sweeper.refit_every={args.refit_every}"] if args.refit_every else []
+    if args.spe_beyond:
+        overrides.append(f"hydra.sweeper.spe_beyond={'null' if args.spe_beyond == 'none' else args.spe_beyond}")
+    measure(args.observations, args.pending, args.seed, args.warm, overrides, args.profile)
 
 
 if __name__ == "__main__":

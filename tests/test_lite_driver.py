@@ -57,16 +57,53 @@ def test_lie_values(lie, exact, params):
     assert lies["exact"] == pytest.approx(exact) and lies["num_params"] == pytest.approx(params)
 
 
-def test_pending_trials_are_replayed_as_lies_only_after_the_random_phase():
+def spy_on_lite(driver):
+    """Records, for every suggestion lite computes, how many observations it sees and whether the
+    GP hyperparameters are refit (a refit goes through the broker, kept ones through GPSource)."""
+    from sigoptlite.sources import GPSource
+
+    calls = []
+    driver.start(None)
+    broker = driver._experiment._broker
+    create, update = broker.create_suggestion, GPSource.update_hyperparameters
+
+    def create_suggestion():
+        calls.append(("broker", len(broker.observations), broker.use_spe))
+        return create()
+
+    def update_hyperparameters(source, observations, hyperparameters):
+        calls.append(("refit", len(observations), False))
+        return update(source, observations, hyperparameters)
+
+    broker.create_suggestion = create_suggestion
+    return calls, broker, pytest.MonkeyPatch.context(), update_hyperparameters
+
+
+def test_pending_trials_are_observed_as_lies_only_after_the_random_phase_and_only_for_one_suggestion():
     pending = [{"width": 2, "quality": 0.5}, {"width": 7, "quality": 0.9}]
-    early = driver_with_history(3)
-    _, api = early._replayed(pending)
-    assert len(api.broker.observations) == 3, "random phase: lies would only shorten it"
-    late = driver_with_history(10)
-    _, api = late._replayed(pending)
-    assert len(api.broker.observations) == 12
-    lies = [o for o in api.broker.observations[10:]]
-    assert all(not o.failed for o in lies)
+    for size, seen in ((3, 3), (10, 12)):  # random phase: lies would only shorten it
+        driver = driver_with_history(size)
+        calls, broker, _, _ = spy_on_lite(driver)
+        driver.suggest(pending)
+        assert calls[0][:2] == ("broker", seen)
+        assert len(broker.observations) == size, "lies are taken out again; each real observation is kept once"
+        assert driver._experiment.observed == size
+
+
+def test_gp_hyperparameters_are_refit_every_k_suggestions_and_spe_takes_over_beyond_the_limit(monkeypatch):
+    from sigoptlite.sources import GPSource
+
+    driver = driver_with_history(10, refit_every=3, spe_beyond=14)
+    calls, broker, _, update_hyperparameters = spy_on_lite(driver)
+    monkeypatch.setattr(GPSource, "update_hyperparameters", update_hyperparameters)
+    rng = np.random.default_rng(5)
+    for trial in range(10, 17):
+        driver.suggest([])
+        driver.observe(observed(trial, int(rng.integers(1, 9)), float(rng.uniform())))
+    refits = [seen for kind, seen, _ in calls if kind == "refit"]
+    assert refits == [10, 13], "GP suggestions at 10..14 observations: refit at the 1st and the 4th"
+    assert [spe for kind, seen, spe in calls if kind == "broker" and seen > 14] == [True, True]
+    assert len(broker.observations) == 16
 
 
 def test_gp_suggestions_with_pending_trials_are_valid_and_distinct():

@@ -247,6 +247,8 @@ def test_task_without_the_configured_metric_stops_the_sweep_clearly(tmp_path):
         ("hydra.sweeper.driver=magic", "hydra.sweeper.driver='magic' must be one of"),
         ("hydra.sweeper.blas_threads=0", "hydra.sweeper.blas_threads=0 must be null or an integer >= 1"),
         ("hydra.sweeper.lie=optimistic", "hydra.sweeper.lie='optimistic' must be one of"),
+        ("hydra.sweeper.refit_every=0", "hydra.sweeper.refit_every=0 must be an integer >= 1"),
+        ("hydra.sweeper.spe_beyond=-1", "hydra.sweeper.spe_beyond=-1 must be null (lite's own rule) or a number"),
         ("hydra.sweeper.keep_checkpoints=some", "hydra.sweeper.keep_checkpoints='some' must be one of"),
         ("hydra.sweeper.keep_checkpoints=pareto", "hydra.sweeper.checkpoint_dir (the checkpoint's subdirectory"),
         (

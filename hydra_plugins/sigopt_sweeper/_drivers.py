@@ -25,7 +25,14 @@ def make_driver(settings: DictConfig, spec: ExperimentSpec) -> Driver:
     if driver == DriverType.auto.value:
         driver = DriverType.api.value if token else DriverType.lite.value
     if driver == DriverType.lite.value:
-        return LiteDriver(spec, lie=settings.lie, seed=settings.seed, blas_threads=settings.blas_threads)
+        return LiteDriver(
+            spec,
+            lie=settings.lie,
+            seed=settings.seed,
+            blas_threads=settings.blas_threads,
+            refit_every=settings.refit_every,
+            spe_beyond=settings.spe_beyond,
+        )
     if not token:
         raise SweepConfigError(
             f"hydra.sweeper.driver=api needs a SigOpt API token in ${settings.token_env} "

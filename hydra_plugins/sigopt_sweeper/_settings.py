@@ -17,6 +17,7 @@ INTEGER_MINIMUMS = {
     "max_attempts": 1,
     "max_infrastructure_failures": 1,
     "report_retries": 0,
+    "refit_every": 1,
 }
 
 
@@ -51,6 +52,11 @@ def read_settings(settings: DictConfig) -> DictConfig:
     blas_threads = values["blas_threads"]
     if blas_threads is not None and (not isinstance(blas_threads, int) or blas_threads < 1):
         raise SweepConfigError(f"hydra.sweeper.blas_threads={blas_threads} must be null or an integer >= 1.")
+    spe_beyond = values["spe_beyond"]
+    if spe_beyond is not None and (not isinstance(spe_beyond, int) or isinstance(spe_beyond, bool) or spe_beyond < 0):
+        raise SweepConfigError(
+            f"hydra.sweeper.spe_beyond={spe_beyond} must be null (lite's own rule) or a number of observations >= 0."
+        )
     if values["keep_checkpoints"] == KeepCheckpoints.pareto.value and not values["checkpoint_dir"]:
         raise SweepConfigError(
             "hydra.sweeper.keep_checkpoints=pareto deletes the checkpoints of trials off the front, but "

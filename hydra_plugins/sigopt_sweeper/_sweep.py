@@ -336,8 +336,9 @@ class RunningSweep:
 class Prefetcher:
     """Computes the next suggestion in the background while trials run (asynchronous pools only).
 
-    A GP suggestion takes about a second at tens of observations and over ten at hundreds; done
-    after a worker frees up, that is idle worker time on every trial. Asked while all workers are
+    A GP suggestion takes about a second at tens of observations and several at 200 (SPE beyond
+    ``spe_beyond``: a fraction of one); done after a worker frees up, that is idle worker time on
+    every trial. Asked while all workers are
     busy, it knows every in-flight trial as pending; the one trial that finished meanwhile was
     among them, so the suggestion is as informed as the constant liar makes it anyway. In-process
     launchers run trials in this thread (and re-seed numpy's global RNG), so they do not prefetch.

@@ -118,6 +118,14 @@ class SigOptSweeperConf:
     the worst completed values | a real front trial's values."""
     blas_threads: int | None = 1
     """lite driver: BLAS threads while computing a suggestion (small GP matrices: 1 is fastest); null = default."""
+    refit_every: int = 1
+    """lite driver: refit the GP hyperparameters on every k-th GP suggestion only, reusing them in
+    between (a refit is ~60 % of a GP suggestion at hundreds of observations); 1 = every time. 5 cut
+    the GP phase's optimizer time ~35 % but lost 4-18 % hypervolume in all four benchmark cells
+    (within seed noise each; docs/results/search-quality), and SPE already meets the latency target."""
+    spe_beyond: int | None = 200
+    """lite driver: beyond this many observations, suggest with lite's SPE (``kde_only``, ~0.05 s)
+    instead of the GP (whose acquisition step alone takes 3-6 s at 479); null = lite's own rule (600)."""
     seed: int | None = None
     """lite driver: seed of its random stream (reproducible suggestions); null = fresh entropy."""
     keep_checkpoints: Any = KeepCheckpoints.all
