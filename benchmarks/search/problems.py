@@ -70,9 +70,9 @@ def num_params(layers: int, heads: int) -> int:
 def synthetic(settings: DictConfig) -> Problem:
     """Table 2 from ``conf/``; ``settings``: the ``synthetic`` node of the benchmark's config."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["hparams_search=sigopt"], return_hydra_config=True)
+        cfg = compose(config_name="train", overrides=["hparams_search=sigopt", "size_objective=num_params"], return_hydra_config=True)
     params = {str(key): str(value) for key, value in cfg.search_space.items()}
-    metrics = parse_metrics([OmegaConf.to_container(metric) for metric in cfg.hydra.sweeper.metrics])
+    metrics = parse_metrics([OmegaConf.to_container(metric, resolve=True) for metric in cfg.hydra.sweeper.metrics])
     exact = next(metric for metric in metrics if metric.name == "exact")
     largest = num_params(20, 12)
     reference = (-float(exact.threshold), float(largest))
