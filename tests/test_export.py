@@ -78,20 +78,24 @@ def _logits_of_our_loader(student: Path, input_ids: list[list[int]]) -> np.ndarr
 INPUT_IDS = [[101, 2040, 2003, 2009, 102, 2009, 2001, 2517, 2011, 4372, 102]]
 
 
-def test_pruned_student_loads_with_plain_transformers(pruned_run, tmp_path):
-    student = pruned_run / "student"
-    config = json.loads((student / "config.json").read_text())
-    assert config["model_type"] == "pruned_distilbert" and "AutoModelForQuestionAnswering" in config["auto_map"]
-    result = _plain_python(
-        f"""
-        import json, torch
-        from transformers import AutoModelForQuestionAnswering
+def _plain_load(student: Path, tmp_path: Path, *, trust_remote_code: bool) -> dict:
+    """Class and logits of ``AutoModelForQuestionAnswering.from_pretrained(student)`` as a user gets them.
+
+    With ``trust_remote_code`` the snippet first checks that loading without it is refused.
+    """
+    refusal = f"""
         try:
             AutoModelForQuestionAnswering.from_pretrained({str(student)!r})
             raise SystemExit("loaded custom code without trust_remote_code")
         except ValueError as error:
             assert "trust_remote_code" in str(error)
-        model = AutoModelForQuestionAnswering.from_pretrained({str(student)!r}, trust_remote_code=True)
+        """ if trust_remote_code else ""
+    result = _plain_python(
+        f"""
+        import json, torch
+        from transformers import AutoModelForQuestionAnswering
+        {textwrap.dedent(refusal).strip().replace(chr(10), chr(10) + " " * 8)}
+        model = AutoModelForQuestionAnswering.from_pretrained({str(student)!r}, trust_remote_code={trust_remote_code})
         with torch.no_grad():
             logits = model(input_ids=torch.tensor({INPUT_IDS})).start_logits
         print(MARKER + json.dumps({{"class": type(model).__name__, "logits": logits.tolist()}}))
@@ -99,7 +103,14 @@ def test_pruned_student_loads_with_plain_transformers(pruned_run, tmp_path):
         tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    loaded = _result(result.stdout)
+    return _result(result.stdout)
+
+
+def test_pruned_student_loads_with_plain_transformers(pruned_run, tmp_path):
+    student = pruned_run / "student"
+    config = json.loads((student / "config.json").read_text())
+    assert config["model_type"] == "pruned_distilbert" and "AutoModelForQuestionAnswering" in config["auto_map"]
+    loaded = _plain_load(student, tmp_path, trust_remote_code=True)
     assert loaded["class"] == "PrunedDistilBertForQuestionAnswering"
     np.testing.assert_allclose(loaded["logits"], _logits_of_our_loader(student, INPUT_IDS), atol=1e-6)
 
@@ -108,19 +119,7 @@ def test_unpruned_student_loads_without_remote_code(unpruned_run, tmp_path):
     student = unpruned_run / "student"
     config = json.loads((student / "config.json").read_text())
     assert config["model_type"] == "distilbert" and "auto_map" not in config and "kept_heads" not in config
-    result = _plain_python(
-        f"""
-        import json, torch
-        from transformers import AutoModelForQuestionAnswering
-        model = AutoModelForQuestionAnswering.from_pretrained({str(student)!r})
-        with torch.no_grad():
-            logits = model(input_ids=torch.tensor({INPUT_IDS})).start_logits
-        print(MARKER + json.dumps({{"class": type(model).__name__, "logits": logits.tolist()}}))
-        """,
-        tmp_path,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    loaded = _result(result.stdout)
+    loaded = _plain_load(student, tmp_path, trust_remote_code=False)
     assert loaded["class"] == "DistilBertForQuestionAnswering"
     np.testing.assert_allclose(loaded["logits"], _logits_of_our_loader(student, INPUT_IDS), atol=1e-6)
 

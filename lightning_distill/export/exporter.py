@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from lightning_distill.data.datamodule import SquadDataModule
+from lightning_distill.data.squad_reader import fingerprint_files
 from lightning_distill.data.tokenizer import load_tokenizer
 from lightning_distill.evaluation.postprocess import score_logits
 from lightning_distill.export.latency import measure_latency, single_input
@@ -58,7 +59,9 @@ def export_student(inputs: RunInputs, out: Path, settings: ExportSettings) -> di
     report: dict[str, Any] = {
         "student": str(inputs.student_dir),
         "format": settings.format,
-        "eval_files": inputs.eval_files,
+        # names and a content fingerprint, not paths: reports get shared, machine paths mean nothing elsewhere
+        "eval_files": [Path(path).name for path in inputs.eval_files],
+        "eval_fingerprint": fingerprint_files(inputs.eval_files) if inputs.eval_files else None,
         "versions": _versions(),
     }
     if settings.format == "pytorch":
