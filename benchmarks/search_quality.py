@@ -37,7 +37,16 @@ def contender_spec(name: str, settings: DictConfig) -> ContenderSpec:
     entry = settings.contenders.get(name)
     if entry is None:
         raise SystemExit(f"--contenders: {name!r} is not in {CONFIG.name}'s contenders {list(settings.contenders)}")
-    return ContenderSpec(**OmegaConf.to_container(entry))
+    fields = OmegaConf.to_container(entry)
+    fields.pop("budgets", None)  # where it runs, not what it is
+    return ContenderSpec(**fields)
+
+
+def runs_at(name: str, budget: int, settings: DictConfig) -> bool:
+    """A contender may name the budgets where it differs from another (``lite_nospe`` is ``lite``
+    below 200 observations), so the grid and the report's missing list leave the rest out."""
+    budgets = settings.contenders[name].get("budgets")
+    return budgets is None or budget in budgets
 
 
 def cells(settings: DictConfig) -> list[CellKey]:
@@ -51,6 +60,8 @@ def cells(settings: DictConfig) -> list[CellKey]:
                     for name in settings.contenders:
                         spec = contender_spec(name, settings)
                         if spec.name == "lite" and parallelism == 1 and spec.lie != "mean":
+                            continue
+                        if not runs_at(name, budget, settings):
                             continue
                         grid.append(CellKey(problem, name, budget, parallelism, seed))
     return grid
@@ -92,7 +103,9 @@ def main() -> None:
         if getattr(args, name):
             selected[name] = getattr(args, name)
     if args.contenders:
-        selected.contenders = {name: contender_spec(name, full).__dict__ for name in args.contenders}
+        for name in args.contenders:
+            contender_spec(name, full)  # refuses unknown names
+        selected.contenders = {name: full.contenders[name] for name in args.contenders}
     out = args.out or ROOT / full.out
     logging.basicConfig(level=logging.WARNING)
     if not args.report_only:

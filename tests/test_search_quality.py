@@ -13,6 +13,7 @@ from benchmarks.search.hypervolume import hypervolume, hypervolume_curve, minimi
 from benchmarks.search.problems import Outcome, dtlz2, num_params, synthetic, synthetic_exact
 from benchmarks.search.results import CellKey, CellResult, append, finished, read_curves
 from benchmarks.search.scheduler import run_search
+from benchmarks.search_quality import cells
 from benchmarks.suggestion_latency import synthetic_assignments
 
 SETTINGS = OmegaConf.load("benchmarks/conf/search_quality.yaml")
@@ -142,6 +143,14 @@ def test_results_resume_skips_finished_cells_and_drops_curves_of_unfinished_ones
     (tmp_path / "curves.csv").open("a").write("synthetic,random,100,20,0,5,0.2\n")  # a cell cut short
     assert finished(tmp_path) == {key}
     assert [(row["contender"], row["trials"]) for row in read_curves(tmp_path)] == [("lite", 5), ("lite", 10)]
+
+
+def test_grid_leaves_out_redundant_lite_cells():
+    grid = set(cells(SETTINGS))
+    assert CellKey("synthetic", "lite_nospe", 479, 1, 0) in grid
+    assert CellKey("synthetic", "lite_nospe", 100, 1, 0) not in grid  # = lite below 200 observations
+    assert CellKey("synthetic", "lite_best", 100, 1, 0) not in grid  # no pending trials to lie about
+    assert CellKey("synthetic", "lite_best", 100, 20, 0) in grid
 
 
 def _irrelevant():
