@@ -300,6 +300,9 @@ def test_conf_chooses_the_sweeps_second_objective(objective, measured):
     assert optimized == ["exact", objective]
     assert (cfg.callbacks.onnx_deployment is not None) == measured
     assert list(cfg.callbacks)[-1] == "metrics_file"  # it must see what onnx_deployment logged
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        optuna = compose(config_name="train", overrides=["hparams_search=optuna_pareto", f"size_objective={objective}"])
+    assert list(optuna.objectives) == ["exact", objective]  # the peer sweeper optimizes the same pair
 
 
 def test_a_run_logs_onnx_latency_and_int8_size_when_configured(tmp_path):

@@ -115,7 +115,10 @@ def plot_pareto(
         axes.scatter(xs, ys, color="tab:red", s=30, zorder=3, label="Pareto front")
     if y_metric.threshold is not None:
         axes.axhline(y_metric.threshold, color="gray", linestyle=":", linewidth=1, label=f"{y_metric.name} threshold")
-    if baseline and x_metric.name in baseline.get("values", {}) and y_metric.name in baseline.get("values", {}):
+    missing = [m.name for m in (x_metric, y_metric) if baseline and m.name not in baseline.get("values", {})]
+    if missing:
+        log.info("pareto.png: the baseline has no value for %s (hydra.sweeper.baseline.values); not drawn", missing)
+    if baseline and not missing:
         axes.scatter(
             [baseline["values"][x_metric.name]],
             [baseline["values"][y_metric.name]],
