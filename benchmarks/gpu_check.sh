@@ -9,9 +9,11 @@
 # then $OUT/summary.md (and $OUT/gpu_check.log, every command's output). Settings: benchmarks/conf/gpu_check.yaml.
 #
 #   benchmarks/download_gpu_wheels.sh && benchmarks/gpu_check.sh --prepare   # here: wheels, data copy, size check
-#   benchmarks/gpu_check.sh                     # on the device (device tool: carry [".whl", ".gpu_check"])
+#   bash benchmarks/gpu_check.sh                # on the device (device tool: carry [".whl", ".gpu_check"], timeout_s 540;
+#                                               #   the profile's deadline_s stops starting commands after 450 s)
+#   bash benchmarks/gpu_check.sh --only cuda_oom    # a rerun of some steps (install runs first anyway)
 #   benchmarks/gpu_check.sh --dry-run [--out DIR]   # here, CPU, toy size (tests/test_gpu_check.py)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
-exec python3 -m benchmarks.gpu_check "$@"
+exec "${PYTHON:-python3}" -m benchmarks.gpu_check "$@"

@@ -6,8 +6,14 @@ files here. The install step is checked only where the wheels are downloaded (``
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import signal
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT
@@ -30,7 +36,7 @@ def test_dry_run_writes_every_step(tmp_path, squad_dir, minilm_dir, monkeypatch)
 
     result = subprocess.run([str(REPO_ROOT / "benchmarks" / "gpu_check.sh"), "--dry-run", "--out", str(out),
                              "--work-dir", str(work_dir)], cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=DRY_RUN_TIMEOUT_S, check=False)
+                            timeout=DRY_RUN_TIMEOUT_S, check=False, env={**os.environ, "PYTHON": sys.executable})
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
 
     records = {step: json.loads((out / f"{step}.json").read_text()) for step in STEPS}
@@ -57,3 +63,98 @@ def test_dry_run_writes_every_step(tmp_path, squad_dir, minilm_dir, monkeypatch)
     summary = (out / "summary.md").read_text()
     assert "DRY RUN" in summary and "## Targets" in summary and "cuda_oom" in summary
     assert len([path for path in out.rglob("*") if path.is_file()]) <= MAX_OUT_FILES
+
+
+# The runner's guarantees on the device: a rerun starts clean, nothing outlives a timeout or a stop,
+# and no command runs past the profile's deadline.
+GROUP_COMMAND = ["bash", "-c", "sleep 60 & sleep 60; wait"]  # a parent with a child of its own, like a sweep
+
+
+def _settings(tmp_path, **changes):
+    from benchmarks.gpu_check.settings import make_settings
+
+    return dataclasses.replace(make_settings("dry_run", tmp_path / "out"), **changes)
+
+
+def _group_gone(pgid: int) -> bool:
+    """No running process left in the group (zombies whose new parent does not reap them count as gone)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return False
+    return True
+
+
+def _pgid_of_last_command(settings) -> int:
+    """The group of the last command started (its ``$ ...`` line is followed by no output here)."""
+    return int((settings.out_dir / "pgid").read_text())
+
+
+def test_each_run_gets_its_own_scratch_folder_under_the_configured_one(tmp_path):
+    from benchmarks.gpu_check.settings import load_config, make_settings
+
+    config = load_config()
+    config["profiles"]["device"] = {**config["profiles"]["device"], "scratch": str(tmp_path / "scratch")}
+    first, second = (make_settings("device", tmp_path / "out", config=config) for _ in range(2))
+    assert first.scratch != second.scratch
+    assert first.scratch.parent == second.scratch.parent == (tmp_path / "scratch").resolve()
+    assert first.deadline is not None and 0 < first.seconds_left() <= config["profiles"]["device"]["deadline_s"]
+
+
+def test_a_timeout_ends_the_commands_whole_process_group(tmp_path):
+    from benchmarks.gpu_check.runner import run_command
+
+    settings = _settings(tmp_path)
+    command = ["bash", "-c", f"echo $$ > {settings.out_dir / 'pgid'}; sleep 60 & sleep 60; wait"]
+    result = run_command(command, settings, dict(os.environ), timeout_s=2)
+    assert result.timed_out and result.seconds < 30
+    assert _group_gone(_pgid_of_last_command(settings))
+
+
+def test_the_deadline_cuts_a_commands_timeout_and_then_refuses_to_start(tmp_path):
+    from benchmarks.gpu_check.runner import StepFailed, run_command
+
+    settings = _settings(tmp_path, deadline=time.monotonic() + 2)
+    result = run_command(["sleep", "60"], settings, dict(os.environ), timeout_s=600)
+    assert result.timed_out and result.seconds < 30
+    with pytest.raises(StepFailed, match="deadline_s"):
+        run_command(["true"], settings, dict(os.environ), timeout_s=600)
+
+
+def test_a_stopped_check_ends_the_running_group_and_records_every_step(tmp_path):
+    from benchmarks.gpu_check.__main__ import _interrupt, run_all
+    from benchmarks.gpu_check.runner import run_command
+
+    settings = _settings(tmp_path)
+
+    def long_step():
+        command = ["bash", "-c", f"echo $$ > {settings.out_dir / 'pgid'}; sleep 60 & sleep 60; wait"]
+        run_command(command, settings, dict(os.environ), timeout_s=600)
+        return {}
+
+    previous = signal.signal(signal.SIGALRM, _interrupt)  # stands in for the device tool's SIGTERM
+    signal.alarm(2)
+    try:
+        records = run_all({"quick": lambda: {"n": 1}, "long": long_step, "later": lambda: {}}, settings)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert records["quick"]["status"] == "ok"
+    assert records["long"]["status"] == "failed" and "stopped" in records["long"]["error"]
+    assert records["later"]["status"] == "skipped"
+    assert _group_gone(_pgid_of_last_command(settings))
+
+
+def test_only_reruns_the_named_steps_after_install(tmp_path):
+    from benchmarks.gpu_check.__main__ import selected, steps
+    from benchmarks.gpu_check.settings import make_settings
+
+    device = make_settings("device", tmp_path / "out")
+    assert list(selected(steps(device), ["cuda_oom"], device)) == ["install", "cuda_oom"]
+    dry = _settings(tmp_path)
+    assert list(selected(steps(dry), ["cuda_oom", "throughput"], dry)) == ["throughput", "cuda_oom"]
+    with pytest.raises(SystemExit, match="unknown step"):
+        selected(steps(dry), ["warp_drive"], dry)

@@ -3,12 +3,16 @@
 ``--prepare``: here, before a device call: copy the shared files, check wheels and size.
 (no flag): on the device: install, throughput, train_run, cuda_oom (ray_trials is reported as skipped).
 ``--dry-run``: the same steps on CPU at toy size (``profiles.dry_run``).
+``--only STEP [STEP ...]``: a rerun of some steps (install runs first anyway, on the device: a fresh
+scratch folder per run). SIGTERM / Ctrl-C end the running command's process group and still write
+``summary.md``, the steps not reached marked as such.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import time
 from collections.abc import Callable
 from functools import partial
@@ -18,7 +22,7 @@ from typing import Any
 from benchmarks.gpu_check.carry import prepare
 from benchmarks.gpu_check.install import install
 from benchmarks.gpu_check.measurements import cuda_oom, skipped_step, throughput, train_run
-from benchmarks.gpu_check.runner import run_step
+from benchmarks.gpu_check.runner import CheckInterrupted, run_step
 from benchmarks.gpu_check.settings import Settings, make_settings
 from benchmarks.gpu_check.summary import write_summary
 
@@ -33,6 +37,37 @@ def steps(settings: Settings) -> dict[str, Callable[[], dict[str, Any]]]:
     return {**named, **skipped}
 
 
+def selected(all_steps: dict[str, Callable[[], dict[str, Any]]], only: list[str] | None, settings: Settings) -> dict:
+    """``--only``'s steps in their usual order, install first where the profile installs (its site folder
+    is per run)."""
+    if not only:
+        return all_steps
+    unknown = sorted(set(only) - set(all_steps))
+    if unknown:
+        raise SystemExit(f"--only: unknown step(s) {unknown}; the steps are {list(all_steps)}")
+    keep = set(only) | ({"install"} if settings.profile.get("install") else set())
+    return {name: step for name, step in all_steps.items() if name in keep}
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise CheckInterrupted(signal.Signals(signum).name)
+
+
+def run_all(chosen: dict[str, Callable[[], dict[str, Any]]], settings: Settings) -> dict[str, dict[str, Any]]:
+    """Every chosen step's record; after SIGTERM / SIGINT the rest are recorded as not run."""
+    records: dict[str, dict[str, Any]] = {}
+    for name, step in chosen.items():
+        try:
+            records[name] = run_step(name, step, settings)
+        except CheckInterrupted as stopped:
+            note = f"not run: the check was stopped ({stopped}) during step {name}"
+            records.update({rest: {"step": rest, "status": "failed" if rest == name else "skipped",
+                                   "error" if rest == name else "reason": note, "seconds": 0.0}
+                            for rest in list(chosen)[list(chosen).index(name):]})
+            break
+    return records
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
@@ -40,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--dry-run", action="store_true", help="every step on CPU at toy size")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or DEFAULT_OUT),
                         help=f"results folder (default: $OUT, else ./{DEFAULT_OUT})")
+    parser.add_argument("--only", nargs="+", metavar="STEP", help="run only these steps (a rerun of failed ones)")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="where the shared files are copied to / read from (default: work_dir of the config)")
     args = parser.parse_args(argv)
@@ -47,8 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.prepare:
         prepare(settings)
         return 0
+    chosen = selected(steps(settings), args.only, settings)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     start = time.perf_counter()
-    records = {name: run_step(name, step, settings) for name, step in steps(settings).items()}
+    records = run_all(chosen, settings)
     print(write_summary(records, settings, time.perf_counter() - start))
     return 0 if all(record["status"] != "failed" for record in records.values()) else 1
 

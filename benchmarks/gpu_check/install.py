@@ -20,7 +20,11 @@ from benchmarks.gpu_check.settings import REPO_ROOT, Settings, step_env
 from benchmarks.gpu_check.wheels import BYTES_PER_MIB, check_wheels, read_pins
 
 DEVICE_PYTHON = "3.12"
-DEVICE_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "linux_x86_64")
+DEVICE_PLATFORMS = (  # as benchmarks/download_gpu_wheels.sh downloads them, plus plain linux builds
+    "manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
+    "manylinux1_x86_64", "linux_x86_64",
+)
+PROBE_TIMEOUT_S = 60  # the import probe and pip check/list: seconds each, not an install's
 IMPORT_PROBE = """
 import importlib, json, sys
 report = {}
@@ -54,9 +58,12 @@ def install(settings: Settings) -> dict[str, Any]:
         run_command([*pip, "--no-compile", "--upgrade", "--target", str(settings.site_dir), *files], settings, env,
                     timeout).check("pip install of the carried wheels")
         project = run_command([*pip, "--no-build-isolation", "-e", str(REPO_ROOT)], settings, env, timeout)
-    imports = run_command([sys.executable, "-c", IMPORT_PROBE, *settings.config["imports"]], settings, env, timeout)
+    imports = run_command([sys.executable, "-c", IMPORT_PROBE, *settings.config["imports"]], settings, env,
+                          PROBE_TIMEOUT_S)
     imports.check("importing the carried packages and the project")
-    checked = run_command([sys.executable, "-m", "pip", "check"], settings, env, timeout)
+    checked = run_command([sys.executable, "-m", "pip", "check"], settings, env, PROBE_TIMEOUT_S)
+    # what the image holds, so that one failed run can be diagnosed without another
+    listed = run_command([sys.executable, "-m", "pip", "list", "--format=freeze"], settings, env, PROBE_TIMEOUT_S)
     return {
         "wheels": sorted(path.name for path in wheels.found.values()),
         "wheels_mib": round(wheels.bytes / BYTES_PER_MIB, 2),
@@ -64,6 +71,7 @@ def install(settings: Settings) -> dict[str, Any]:
         "project_install": "ok" if project.returncode == 0 else f"failed (steps use the checkout on PYTHONPATH): {project.tail()}",
         "imports": _imports(imports.output),
         "pip_check": checked.output.strip().splitlines()[-40:],
+        "pip_list": [line for line in listed.output.splitlines() if "==" in line or " @ " in line],
         "python": sys.version.split()[0],
     }
 

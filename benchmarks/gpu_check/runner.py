@@ -3,7 +3,10 @@
 A step is a function returning a JSON-ready result; ``StepFailed`` (or any exception) marks it
 failed with its message, ``StepSkipped`` marks it skipped, and the next step runs either way: on a
 15-minute device lease one broken step must not cost the others' numbers. Commands run in their own
-process group, so a timeout ends a whole sweep (its trials included), not just the parent.
+process group (not their own session: the device tool ends a command's leftover processes unless they
+start a new session), so a timeout, or the check itself being stopped, ends a whole sweep (its trials
+included), not just the parent. Every command's timeout is cut to what is left of the profile's
+``deadline_s``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -22,6 +26,8 @@ from benchmarks.gpu_check.settings import REPO_ROOT, Settings
 
 OUTPUT_TAIL_CHARS = 4000
 KILL_GRACE_S = 5
+# Its own process group, in the caller's session (Popen's process_group needs Python 3.11).
+NEW_GROUP = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
 
 
 class StepFailed(Exception):
@@ -30,6 +36,10 @@ class StepFailed(Exception):
 
 class StepSkipped(Exception):
     """The step cannot run here (the message says why and what would let it run)."""
+
+
+class CheckInterrupted(BaseException):
+    """SIGTERM / SIGINT: the running command's group is ended and the summary still written."""
 
 
 @dataclass
@@ -53,13 +63,18 @@ class CommandResult:
 
 def run_command(command: Sequence[str], settings: Settings, env: dict[str, str], timeout_s: float) -> CommandResult:
     """Run ``command`` from the repository root; its output is appended to ``$OUT/gpu_check.log``."""
+    left = settings.seconds_left()
+    if left is not None and left <= 0:
+        raise StepFailed(f"{command[1] if len(command) > 1 else command[0]}: not started, the profile's deadline_s "
+                         "is spent (benchmarks/conf/gpu_check.yaml)")
+    timeout_s = timeout_s if left is None else min(timeout_s, left)
     log_path = settings.out_dir / "gpu_check.log"
     start = time.perf_counter()
     with log_path.open("a") as log:
         log.write(f"\n$ {' '.join(command)}\n")
         log.flush()
         process = subprocess.Popen(list(command), cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                                   stderr=subprocess.STDOUT, text=True, **NEW_GROUP)
         try:
             output, _ = process.communicate(timeout=timeout_s)
             timed_out = False
@@ -67,16 +82,21 @@ def run_command(command: Sequence[str], settings: Settings, env: dict[str, str],
             _kill_group(process)
             output, _ = process.communicate()
             timed_out = True
+        except BaseException:
+            _kill_group(process)
+            raise
         log.write(output)
     return CommandResult(process.returncode, output, time.perf_counter() - start, timed_out)
 
 
 def _kill_group(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
     try:
+        os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=KILL_GRACE_S)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:  # the group is gone already
+        pass
 
 
 def run_step(name: str, function: Callable[[], dict[str, Any]], settings: Settings) -> dict[str, Any]:

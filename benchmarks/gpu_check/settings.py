@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,11 @@ class Settings:
     profile_name: str
     out_dir: Path
     scratch: Path
+    deadline: float | None = None
+    """``time.monotonic()`` past which no command may run (``deadline_s`` of the profile, from the start)."""
+
+    def seconds_left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
 
     @property
     def profile(self) -> dict[str, Any]:
@@ -70,11 +76,17 @@ def make_settings(
     config = dict(config or load_config())
     if work_dir is not None:
         config["work_dir"] = str(work_dir.resolve())
-    scratch = config["profiles"][profile_name].get("scratch")
-    scratch_dir = Path(scratch) if scratch else Path(tempfile.mkdtemp(prefix="gpu-check-"))
-    scratch_dir.mkdir(parents=True, exist_ok=True)
+    profile = config["profiles"][profile_name]
+    # A fresh folder per run, also under a configured parent: a rerun on the same warm machine must not
+    # find the last run's sweep journal or memory-probe events.
+    parent = Path(profile["scratch"]) if profile.get("scratch") else None
+    if parent is not None:
+        parent.mkdir(parents=True, exist_ok=True)
+    scratch_dir = Path(tempfile.mkdtemp(prefix="gpu-check-", dir=parent))
     out_dir.mkdir(parents=True, exist_ok=True)
-    return Settings(config, profile_name, out_dir.resolve(), scratch_dir.resolve())
+    deadline_s = profile.get("deadline_s")
+    deadline = None if deadline_s is None else time.monotonic() + deadline_s
+    return Settings(config, profile_name, out_dir.resolve(), scratch_dir.resolve(), deadline)
 
 
 def step_env(settings: Settings) -> dict[str, str]:
