@@ -284,25 +284,64 @@ def test_bad_input_is_one_clear_line(case, expected, pruned_run, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("objective", "measured"),
-    [("num_params", False), ("inference_time_onnx", True), ("onnx_int8_size_mb", True)],
+    ("objective", "deployment", "stored"),
+    [
+        ("num_params", "none", ["f1", "inference_time"]),
+        ("num_params", "onnx", ["f1", "inference_time", "inference_time_onnx", "onnx_int8_size_mb"]),
+        ("inference_time_onnx", None, ["f1", "inference_time", "onnx_int8_size_mb"]),
+        ("onnx_int8_size_mb", None, ["f1", "inference_time", "inference_time_onnx"]),
+    ],
 )
-def test_conf_chooses_the_sweeps_second_objective(objective, measured):
+def test_conf_chooses_the_sweeps_second_objective_and_stored_metrics(objective, deployment, stored):
     from hydra import compose, initialize_config_dir
+    from hydra_plugins.sigopt_sweeper._experiment import read_sweep_config
 
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
         cfg = compose(
             config_name="train",
-            overrides=["hparams_search=sigopt", f"size_objective={objective}"],
+            overrides=["hparams_search=sigopt", f"size_objective={objective}"]
+            + ([f"deployment_metrics={deployment}"] if deployment else []),
             return_hydra_config=True,
         )
-    optimized = [metric.name for metric in cfg.hydra.sweeper.metrics if metric.strategy == "optimize"]
-    assert optimized == ["exact", objective]
-    assert (cfg.callbacks.onnx_deployment is not None) == measured
+    _, spec = read_sweep_config(cfg.hydra.sweeper, [])
+    assert [metric.name for metric in spec.metrics if metric.optimized] == ["exact", objective]
+    assert [metric.name for metric in spec.metrics if not metric.optimized] == stored
+    assert (cfg.callbacks.onnx_deployment is not None) == (objective != "num_params" or deployment == "onnx")
     assert list(cfg.callbacks)[-1] == "metrics_file"  # it must see what onnx_deployment logged
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
         optuna = compose(config_name="train", overrides=["hparams_search=optuna_pareto", f"size_objective={objective}"])
     assert list(optuna.objectives) == ["exact", objective]  # the peer sweeper optimizes the same pair
+
+
+def test_a_sweep_stores_onnx_latency_and_int8_size_beside_its_objectives(tmp_path):
+    """Through ``-m``: deployment_metrics=onnx makes every completed trial's observation carry both."""
+    sweep_dir = tmp_path / "sweep"
+    result = subprocess.run(
+        [sys.executable, "train.py", "-m", "experiment=smoke", "hparams_search=sigopt_smoke", "deployment_metrics=onnx",
+         "callbacks.onnx_deployment.runs=3", "hydra.sweeper.budget=2", "hydra.sweeper.parallelism=1", "logger=[]",
+         f"hydra.sweep.dir={sweep_dir}", f"paths.cache_dir={tmp_path / 'cache'}"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, check=False,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    records = [json.loads(line) for line in (sweep_dir / "observations.jsonl").read_text().splitlines()]
+    completed = [record for record in records if record["status"] == "completed"]
+    assert completed, records
+    for record in completed:
+        assert record["values"]["inference_time_onnx"] > 0 and 0 < record["values"]["onnx_int8_size_mb"] < 10
+
+
+def test_an_onnx_objective_without_its_callback_is_a_clear_error_before_training(tmp_path):
+    from test_train import compose_config
+
+    from lightning_distill.errors import ConfigError
+    from lightning_distill.training.pipeline import train
+
+    cfg = compose_config(["experiment=smoke", "size_objective=inference_time_onnx", "deployment_metrics=none",
+                          "logger=[]", f"paths.cache_dir={tmp_path / 'cache'}"], output_dir=tmp_path)
+    with pytest.raises(ConfigError, match="callbacks.onnx_deployment, which is off: drop deployment_metrics=none"):
+        train(cfg)
+    assert not (tmp_path / "cache").exists()  # nothing was prepared
 
 
 def test_a_run_logs_onnx_latency_and_int8_size_when_configured(tmp_path):

@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.sigopt_sweeper._metrics import Metric, parse_metrics
 from hydra_plugins.sigopt_sweeper._search_space import SearchSpace, parse_search_space
-from hydra_plugins.sigopt_sweeper._settings import read_settings
+from hydra_plugins.sigopt_sweeper._settings import SweepConfigError, read_settings
 from hydra_plugins.sigopt_sweeper._trial import Observation
 
 
@@ -38,8 +38,22 @@ def read_sweep_config(sweeper: DictConfig, arguments: Iterable[str]) -> tuple[Di
     settings = read_settings(sweeper)
     params = OmegaConf.to_container(settings.params) if settings.params is not None else None
     space = parse_search_space(params, arguments)
-    metrics = parse_metrics([OmegaConf.to_container(metric) for metric in settings.metrics or []])
+    listed = [OmegaConf.to_container(metric) for metric in settings.metrics or []]
+    metrics = parse_metrics(listed + stored_entries(settings.get("store") or [], listed))
     return settings, ExperimentSpec(settings.experiment_name, space, metrics, settings.budget, settings.parallelism)
+
+
+def stored_entries(names: Sequence[Any], listed: Sequence[Any]) -> list[dict[str, Any]]:
+    """``hydra.sweeper.store`` as metric entries, leaving out names ``metrics`` already has."""
+    taken = {entry.get("name") for entry in listed if isinstance(entry, dict)}
+    entries = []
+    for index, name in enumerate(names):
+        if not isinstance(name, str) or not name:
+            raise SweepConfigError(f"hydra.sweeper.store[{index}]={name!r}: name a metric of the task's returned dict.")
+        if name not in taken:
+            entries.append({"name": name, "objective": "minimize", "strategy": "store"})
+            taken.add(name)
+    return entries
 
 
 @dataclass(frozen=True)

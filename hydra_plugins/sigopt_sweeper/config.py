@@ -99,6 +99,9 @@ class SigOptSweeperConf:
     """Trials in flight at once (Ray: concurrent tasks; other launchers: batch size; 2: as Optuna's n_jobs)."""
     metrics: list[MetricConf] = field(default_factory=list)
     """Required: what the sweep optimizes (one or two) and stores, read from the task's returned dict."""
+    store: list[str] = field(default_factory=list)
+    """Names of further metrics to record (strategy=store) beside ``metrics``: a list a config group can
+    set as a whole, since Hydra cannot append to ``metrics``. Names already in ``metrics`` are skipped."""
     params: dict[str, Any] | None = "${oc.select:search_space,null}"  # type: ignore[assignment]
     """The search space in Hydra's override grammar; defaults to the job config's ``search_space``."""
 

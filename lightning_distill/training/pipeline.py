@@ -162,6 +162,7 @@ def prepare(cfg: DictConfig) -> None:
 def train(cfg: DictConfig) -> dict[str, float]:
     """Run one distillation (or hard-label training) and return its final metrics."""
     _check_objectives(cfg.get("objectives"))
+    _check_deployment_measured(cfg)
     _check_evaluation_schedule(cfg.trainer)
     output_dir = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
@@ -248,6 +249,21 @@ def _check_objectives(objectives: Any) -> None:
         isinstance(name, str) and name for name in objectives
     ):
         raise ConfigError(f"objectives={objectives!r} must be null or a non-empty list of metric names, e.g. [exact, num_params].")
+
+
+def _check_deployment_measured(cfg: DictConfig) -> None:
+    """An ONNX metric the sweep optimizes or stores needs the callback that measures it; without it every
+    trial would fail only after training."""
+    from lightning_distill.callbacks.onnx_deployment import LATENCY_METRIC, SIZE_METRIC
+
+    wanted = [cfg.get("size_objective"), *(cfg.get("stored_metrics") or [])]
+    needed = [name for name in wanted if name in (LATENCY_METRIC, SIZE_METRIC)]
+    if needed and (cfg.get("callbacks") or {}).get("onnx_deployment") is None:
+        raise ConfigError(
+            f"size_objective / stored_metrics ask for {needed}, measured by callbacks.onnx_deployment, which is off: "
+            "drop deployment_metrics=none (size_objective=inference_time_onnx / onnx_int8_size_mb and "
+            "deployment_metrics=onnx turn it on)."
+        )
 
 
 def select_objectives(metrics: dict[str, float], objectives: Sequence[str] | None) -> dict[str, float] | list[float]:
