@@ -8,10 +8,11 @@ import json
 import logging
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec, Suggestion
+from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec, OptimizerError, Suggestion
 from hydra_plugins.sigopt_sweeper._journal import Journal, sweep_header
 from hydra_plugins.sigopt_sweeper._settings import read_settings
 from hydra_plugins.sigopt_sweeper._sweep import RunningSweep
@@ -131,6 +132,58 @@ def test_a_report_still_failing_at_the_end_stays_unreported_for_resume(tmp_path)
     assert resumed.unreported == set(range(6))
     resumed.run()
     assert sorted(driver.reported) == list(range(6))
+
+
+class Refused(Exception):
+    status_code = 400  # what the SigOpt client carries for a definite refusal
+
+
+class RefusingDriver(ScriptedDriver):
+    """Refuses trial 0's observation every time, as SigOpt would a malformed one."""
+
+    def observe(self, observation):
+        if observation.trial == 0:
+            raise Refused("HTTP 400: the suggestion is closed")
+        super().observe(observation)
+
+
+def test_a_refused_report_does_not_hold_back_the_others(tmp_path, caplog):
+    driver = RefusingDriver()
+    with caplog.at_level(logging.WARNING):
+        running_sweep(tmp_path, driver=driver).run()
+    assert sorted(driver.reported) == list(range(1, 6)), "the later observations were reported"
+    assert sorted(record["trial"] for record in events(tmp_path, "reported")) == list(range(1, 6))
+    assert "refused: retried on resume" in caplog.text
+    driver = ScriptedDriver()
+    resumed = running_sweep(tmp_path, driver=driver, resume=True)
+    assert resumed.unreported == {0}
+    resumed.run()
+    assert driver.reported == [0]
+
+
+class FailingSuggestions(ScriptedDriver):
+    """The optimizer's computation fails from the ``fail_at``-th suggestion on."""
+
+    def __init__(self, fail_at: int) -> None:
+        super().__init__()
+        self.fail_at = fail_at
+
+    def suggest(self, pending):
+        if self.count + 1 >= self.fail_at:
+            raise np.linalg.LinAlgError("Matrix is not positive definite")
+        return super().suggest(pending)
+
+
+def test_an_optimizer_failure_stops_the_sweep_after_journaling_the_trials_in_flight(tmp_path):
+    pool = ScriptedPool(per_wait=1)
+    with pytest.raises(OptimizerError, match="could not suggest trial .*: Matrix is not positive definite"):
+        running_sweep(tmp_path, pool, FailingSuggestions(fail_at=4)).run()
+    assert pool.closed_with == [], "no running trial was cancelled"
+    assert sorted(record["trial"] for record in events(tmp_path, "observation")) == [0, 1, 2]
+    pool = ScriptedPool()
+    resumed = running_sweep(tmp_path, pool, ScriptedDriver(), resume=True)
+    assert len(resumed.run()) == 6
+    assert 0 not in pool.starts and 2 not in pool.starts, "no finished trial ran again"
 
 
 def test_a_non_numeric_metric_is_a_failed_trial_not_a_crash(tmp_path):

@@ -56,6 +56,11 @@ def stored_entries(names: Sequence[Any], listed: Sequence[Any]) -> list[dict[str
     return entries
 
 
+class OptimizerError(RuntimeError):
+    """The optimizer could not suggest (lite's computation, or SigOpt after its retries): the sweep stops
+    after the trials in flight finish and are journaled, to resume once fixed."""
+
+
 @dataclass(frozen=True)
 class Suggestion:
     id: str

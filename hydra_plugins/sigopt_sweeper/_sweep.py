@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.sigopt_sweeper._checkpoints import delete_off_front
 from hydra_plugins.sigopt_sweeper._drivers import make_driver
-from hydra_plugins.sigopt_sweeper._experiment import Driver, ExperimentSpec, Suggestion, read_sweep_config
+from hydra_plugins.sigopt_sweeper._experiment import Driver, ExperimentSpec, OptimizerError, Suggestion, read_sweep_config
 from hydra_plugins.sigopt_sweeper._journal import Journal, JournalState, sweep_header
 from hydra_plugins.sigopt_sweeper._result_files import PARETO_JSON, plot_pareto, write_observations, write_pareto
 from hydra_plugins.sigopt_sweeper._search_space import SearchSpace
@@ -132,6 +132,9 @@ class RunningSweep:
     next_number: int
     unreported: set[int] = field(default_factory=set)
     """Journaled observations the optimizer has not acknowledged (reported after the next wait)."""
+    refused: set[int] = field(default_factory=set)
+    """Unreported observations the optimizer refused (a definite 4xx answer): not retried in this run,
+    so one cannot hold back the others; retried on resume."""
     in_flight: dict[int, Trial] = field(default_factory=dict)
     requeued: Counter[int] = field(default_factory=Counter)
     """Per trial: times lost to an infrastructure failure (and put back to run again)."""
@@ -177,9 +180,13 @@ class RunningSweep:
     def run(self) -> list[Observation]:
         try:
             self._report()
-            while self._start_trials():
-                self._prefetch()
-                self._collect()
+            try:
+                while self._start_trials():
+                    self._prefetch()
+                    self._collect()
+            except OptimizerError:
+                self._drain()
+                raise
             self._report()
         finally:
             self.prefetcher.close()
@@ -192,6 +199,14 @@ class RunningSweep:
                 )
             self._write_results(final=True)
         return sorted(self.observations.values(), key=lambda observation: observation.trial)
+
+    def _drain(self) -> None:
+        """No new trial can start: let the ones in flight finish and journal them before stopping."""
+        if self.in_flight:
+            log.error("the optimizer failed; waiting for the %d trials in flight before stopping", len(self.in_flight))
+        while self.in_flight:
+            self._collect()
+        self._report()
 
     def _budget_left(self) -> bool:
         return len(self.observations) + len(self.in_flight) < self.settings.budget
@@ -216,7 +231,14 @@ class RunningSweep:
             trial.overrides = trial.overrides or space.overrides(trial.assignments)
             return trial
         started = time.perf_counter()
-        suggestion = self.prefetcher.take(self._pending())
+        try:
+            suggestion = self.prefetcher.take(self._pending())
+        except Exception as error:  # noqa: BLE001 - whatever the optimizer raised, the sweep stops cleanly
+            raise OptimizerError(
+                f"the {self.driver.name} optimizer could not suggest trial {self.next_number}: {first_line(error)}. "
+                f"The {len(self.observations) + len(self.in_flight)} trials so far are journaled: fix the cause, then "
+                "rerun with hydra.sweeper.resume=true."
+            ) from error
         trial = Trial(self.next_number, suggestion.id, suggestion.assignments, space.overrides(suggestion.assignments))
         self.next_number += 1
         self.journal.record_suggestion(trial)
@@ -293,19 +315,25 @@ class RunningSweep:
     def _report(self) -> None:
         """Report journaled observations the optimizer has not acknowledged, oldest first.
 
-        The first that fails (after the driver's own retries) stops this round: the service is
-        likely down, and the rest stay unreported in the journal for the next round or a resume.
+        One with no answer (after the driver's own retries) stops this round: the service is likely
+        down, and the rest stay unreported in the journal for the next round or a resume. One the
+        optimizer refuses (a definite 4xx answer) is set aside until a resume, and the rest go on.
         """
-        for number in sorted(self.unreported):
+        for number in sorted(self.unreported - self.refused):
             try:
                 observation_id = self.driver.observe(self.observations[number])
             except Exception as error:  # noqa: BLE001 - any failure leaves it unreported, to retry
+                refused = _refused(error)
                 log.warning(
-                    "trial %d: reporting its observation failed (%s); retried after the next trial and on resume",
+                    "trial %d: reporting its observation failed (%s); %s",
                     number,
                     first_line(error),
+                    "refused: retried on resume" if refused else "retried after the next trial and on resume",
                 )
-                return
+                if not refused:
+                    return
+                self.refused.add(number)
+                continue
             self.journal.record_reported(number, observation_id)
             self.unreported.discard(number)
 
@@ -331,6 +359,12 @@ class RunningSweep:
         log.info(
             "Pareto front: %d of %d observations -> %s", len(front), len(observations), self.sweep_dir / PARETO_JSON
         )
+
+
+def _refused(error: Exception) -> bool:
+    """A definite refusal of this observation (HTTP 4xx), as opposed to no answer (5xx, connection)."""
+    status = getattr(error, "status_code", None)
+    return isinstance(status, int) and status < 500
 
 
 class Prefetcher:

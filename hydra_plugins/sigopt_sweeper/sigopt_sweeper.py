@@ -50,6 +50,7 @@ class SettingsCheck(Callback):
 def _exit_on_known_errors() -> Iterator[None]:
     """A problem the user fixes is one clear line and exit status 2, not a stack trace."""
     from hydra_plugins.sigopt_sweeper._api_driver import SigOptAccessError
+    from hydra_plugins.sigopt_sweeper._experiment import OptimizerError
     from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
     from hydra_plugins.sigopt_sweeper._trial_pool import InfrastructureError
 
@@ -58,6 +59,6 @@ def _exit_on_known_errors() -> Iterator[None]:
     except (SweepConfigError, SigOptAccessError) as error:
         log.error("sigopt sweeper: %s", error)
         raise SystemExit(USER_ERROR_EXIT_CODE) from None
-    except InfrastructureError as error:
+    except (InfrastructureError, OptimizerError) as error:
         log.error("sigopt sweeper stopped: %s", error)
         raise SystemExit(1) from None
