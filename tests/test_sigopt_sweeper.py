@@ -247,10 +247,11 @@ def test_task_without_the_configured_metric_stops_the_sweep_clearly(tmp_path):
         ("hydra.sweeper.driver=api", "needs a SigOpt API token in $SIGOPT_API_TOKEN"),
         ("+hydra.sweeper.params.depth='int(interval(1, 4))'", "a trial config does not compose from the search space"),
         ("hydra.sweeper.driver=magic", "hydra.sweeper.driver='magic' must be one of"),
-        ("hydra.sweeper.blas_threads=0", "hydra.sweeper.blas_threads=0 must be null or an integer >= 1"),
+        ("hydra.sweeper.blas_threads=0", "hydra.sweeper.blas_threads=0 must be null (the BLAS library's default) or an integer >= 1"),
         ("hydra.sweeper.lie=optimistic", "hydra.sweeper.lie='optimistic' must be one of"),
         ("hydra.sweeper.refit_every=0", "hydra.sweeper.refit_every=0 must be an integer >= 1"),
-        ("hydra.sweeper.spe_beyond=-1", "hydra.sweeper.spe_beyond=-1 must be null (lite's own rule) or a number"),
+        ("hydra.sweeper.trial_timeout_s=inf", "hydra.sweeper.trial_timeout_s=inf must be null (no limit) or a number > 0"),
+        ("hydra.sweeper.spe_beyond=-1", "hydra.sweeper.spe_beyond=-1 must be null (lite's own rule) or an integer >= 0"),
         ("hydra.sweeper.keep_checkpoints=some", "hydra.sweeper.keep_checkpoints='some' must be one of"),
         ("hydra.sweeper.keep_checkpoints=pareto", "hydra.sweeper.checkpoint_dir (the checkpoint's subdirectory"),
         (

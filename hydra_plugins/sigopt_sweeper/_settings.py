@@ -9,15 +9,22 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.sigopt_sweeper.config import DriverType, KeepCheckpoints, Lie
+from lightning_distill.config.checks import require_integer, require_number
+from lightning_distill.errors import ConfigError
 
 CHOICES: dict[str, type[Enum]] = {"driver": DriverType, "lie": Lie, "keep_checkpoints": KeepCheckpoints}
-INTEGER_MINIMUMS = {
-    "budget": 1,
-    "parallelism": 1,
-    "max_attempts": 1,
-    "max_infrastructure_failures": 1,
-    "report_retries": 0,
-    "refit_every": 1,
+# key -> (integer?, the bounds of lightning_distill.config.checks.require_number, what null means or None)
+RANGES: dict[str, tuple[bool, dict[str, float], str | None]] = {
+    "budget": (True, {"minimum": 1}, None),
+    "parallelism": (True, {"minimum": 1}, None),
+    "max_attempts": (True, {"minimum": 1}, None),
+    "max_infrastructure_failures": (True, {"minimum": 1}, None),
+    "report_retries": (True, {"minimum": 0}, None),
+    "refit_every": (True, {"minimum": 1}, None),
+    "blas_threads": (True, {"minimum": 1}, "the BLAS library's default"),
+    "spe_beyond": (True, {"minimum": 0}, "lite's own rule"),
+    "trial_timeout_s": (False, {"above": 0}, "no limit"),
+    "retry_backoff_s": (False, {"above": 0}, None),
 }
 
 
@@ -40,23 +47,12 @@ def choice(value: Any, choices: type[Enum], key: str) -> str:
 def read_settings(settings: DictConfig) -> DictConfig:
     """``hydra.sweeper`` resolved and checked, with every choice as its value ("lite", "pareto", ...)."""
     values = OmegaConf.to_container(settings, resolve=True)
-    for key, minimum in INTEGER_MINIMUMS.items():
-        if not isinstance(values[key], int) or isinstance(values[key], bool) or values[key] < minimum:
-            raise SweepConfigError(f"hydra.sweeper.{key}={values[key]} must be an integer >= {minimum}.")
-    for key, null in (("trial_timeout_s", "no limit"), ("retry_backoff_s", None)):
-        value = values[key]
-        if (value is not None or null is None) and (not isinstance(value, (int, float)) or value <= 0):
-            allowed = f"null ({null}) or " if null else ""
-            raise SweepConfigError(f"hydra.sweeper.{key}={value} must be {allowed}a number of seconds > 0.")
+    try:
+        for key, (integer, bounds, null_means) in RANGES.items():
+            require_number(f"hydra.sweeper.{key}", values[key], integer=integer, null_means=null_means, **bounds)
+    except ConfigError as error:  # the project's one range-check mechanism, raised as the sweeper's error
+        raise SweepConfigError(str(error)) from None
     values.update({key: choice(values[key], choices, f"hydra.sweeper.{key}") for key, choices in CHOICES.items()})
-    blas_threads = values["blas_threads"]
-    if blas_threads is not None and (not isinstance(blas_threads, int) or blas_threads < 1):
-        raise SweepConfigError(f"hydra.sweeper.blas_threads={blas_threads} must be null or an integer >= 1.")
-    spe_beyond = values["spe_beyond"]
-    if spe_beyond is not None and (not isinstance(spe_beyond, int) or isinstance(spe_beyond, bool) or spe_beyond < 0):
-        raise SweepConfigError(
-            f"hydra.sweeper.spe_beyond={spe_beyond} must be null (lite's own rule) or a number of observations >= 0."
-        )
     if values["keep_checkpoints"] == KeepCheckpoints.pareto.value and not values["checkpoint_dir"]:
         raise SweepConfigError(
             "hydra.sweeper.keep_checkpoints=pareto deletes the checkpoints of trials off the front, but "

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lightning_distill.atomic_files import staged_directory, write_json_atomically
-from lightning_distill.errors import ExportError, LightningDistillError
+from lightning_distill.config.checks import require_integer
+from lightning_distill.errors import ConfigError, ExportError, LightningDistillError
 from lightning_distill.export.exporter import REPORT_FILE, ExportSettings, export_student
 from lightning_distill.export.onnx_model import INT8_GRANULARITIES
 from lightning_distill.export.run_directory import read_run_inputs
@@ -54,15 +55,17 @@ def _parser() -> argparse.ArgumentParser:
 def check_arguments(args: argparse.Namespace) -> None:
     if args.quantize and args.format != "onnx":
         raise ExportError(f"--quantize {args.quantize} needs --format onnx (got --format {args.format}).")
-    for flag, value, minimum in (
-        ("--eval-batch-size", args.eval_batch_size, 1),
-        ("--latency-runs", args.latency_runs, 1),
-        ("--latency-warmup", args.latency_warmup, 0),
-        ("--threads", args.threads, 1),
-        ("--max-eval-examples", args.max_eval_examples, 1),
-    ):
-        if value is not None and value < minimum:
-            raise ExportError(f"{flag}={value} must be >= {minimum}.")
+    try:
+        for flag, value, minimum in (
+            ("--eval-batch-size", args.eval_batch_size, 1),
+            ("--latency-runs", args.latency_runs, 1),
+            ("--latency-warmup", args.latency_warmup, 0),
+            ("--threads", args.threads, 1),
+            ("--max-eval-examples", args.max_eval_examples, 1),
+        ):
+            require_integer(flag, value, minimum=minimum, null_means="the default")
+    except ConfigError as error:  # the project's range checks, for flags instead of config keys
+        raise ExportError(str(error)) from None
     if args.latency_runs < MIN_RECOMMENDED_RUNS:
         log.warning("--latency-runs=%d: fewer than %d runs make p90 unreliable.", args.latency_runs, MIN_RECOMMENDED_RUNS)
     check_output_directory(args.out)
