@@ -63,7 +63,8 @@ def check_arguments(args: argparse.Namespace) -> None:
             ("--threads", args.threads, 1),
             ("--max-eval-examples", args.max_eval_examples, 1),
         ):
-            require_integer(flag, value, minimum=minimum, null_means="the default")
+            if value is not None:  # an optional flag left out
+                require_integer(flag, value, minimum=minimum)
     except ConfigError as error:  # the project's range checks, for flags instead of config keys
         raise ExportError(str(error)) from None
     if args.latency_runs < MIN_RECOMMENDED_RUNS:
