@@ -294,6 +294,7 @@ def test_bad_input_is_one_clear_line(case, expected, pruned_run, tmp_path):
 )
 def test_conf_chooses_the_sweeps_second_objective_and_stored_metrics(objective, deployment, stored):
     from hydra import compose, initialize_config_dir
+
     from hydra_plugins.sigopt_sweeper._experiment import read_sweep_config
 
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):

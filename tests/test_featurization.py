@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from lightning_distill.data.featurization import FeaturizationSettings, featurize_batch
@@ -66,7 +68,7 @@ def test_long_contexts_become_overlapping_windows(train_records, tokenizer):
     assert len(features) > 1
     assert all(len(f["input_ids"]) <= 128 for f in features)
     context_tokens = [[tuple(o) for o in f["offset_mapping"] if tuple(o) != NOT_CONTEXT] for f in features]
-    for previous, current in zip(context_tokens, context_tokens[1:]):
+    for previous, current in itertools.pairwise(context_tokens):
         assert previous[-32:] == current[:32]  # doc_stride = overlap in tokens (Hugging Face meaning)
     assert context_tokens[0][0][0] == 0 and context_tokens[-1][-1][1] >= len(record["context"].rstrip()) - 1
 

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT
@@ -91,6 +92,32 @@ def test_sweep_front_parameters_frontier_and_failures(sweep_dir, tmp_path):
     assert "cuda_oom" in report and "non_finite_loss" in report
     searched = json.loads((sweep_dir / "observations.jsonl").read_text().splitlines()[0])["assignments"]
     assert f"Each searched parameter ({len(searched)})" in report
+
+
+def test_sweep_plot_draws_the_threshold_line_and_the_baseline_point(sweep_dir, tmp_path, monkeypatch):
+    """The smoke preset has neither (tiny models never reach 50): a copy of its sweep gets the full
+    search's threshold and Table 1 baseline in pareto.json, as hparams_search=sigopt writes them."""
+    import matplotlib.figure
+
+    sweep = tmp_path / "sweep-with-threshold"
+    shutil.copytree(sweep_dir, sweep)
+    pareto = json.loads((sweep / "pareto.json").read_text())
+    score = next(m for m in pareto["metrics"] if m["objective"] == "maximize" and m.get("strategy", "optimize") == "optimize")
+    size = next(m for m in pareto["metrics"] if m["objective"] == "minimize" and m.get("strategy", "optimize") == "optimize")
+    score["threshold"] = 1.5
+    pareto["baseline"] = {"label": "DistilBERT baseline (Table 1)", "values": {score["name"]: 67.07, size["name"]: 66364418}}
+    (sweep / "pareto.json").write_text(json.dumps(pareto))
+    legends = {}
+    original = matplotlib.figure.Figure.savefig
+
+    def recording_savefig(figure, path, *args, **kwargs):
+        legends[Path(path).name] = [label for axes in figure.axes for label in axes.get_legend_handles_labels()[1]]
+        return original(figure, path, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", recording_savefig)
+    assert report_main([str(sweep), "--out", str(tmp_path / "report")]) == 0
+    assert f"{score['name']} threshold 1.5" in legends["pareto.png"]
+    assert "DistilBERT baseline (Table 1)" in legends["pareto.png"]
 
 
 def test_partial_sweep_and_runs_are_marked_and_skips_are_listed(study_dir, sweep_dir, tmp_path):

@@ -28,7 +28,7 @@ from lightning_distill.models.student import build_student, count_trainable_para
 from lightning_distill.models.weight_transfer import BERT_LAYER_NAMES, load_seed_state_dict, seed_student
 
 VOCAB = 30522
-TINY = dict(vocab_size=100, dim=32, base_n_heads=4, hidden_dim=64, max_position_embeddings=64)
+TINY = {"vocab_size": 100, "dim": 32, "base_n_heads": 4, "hidden_dim": 64, "max_position_embeddings": 64}
 TINY_DEPTH = 2
 
 
@@ -54,7 +54,7 @@ def tiny_inputs(vocab_size=TINY["vocab_size"]):
     input_ids = torch.randint(1, vocab_size, (2, 10), generator=generator)
     attention_mask = torch.ones_like(input_ids)
     attention_mask[1, 7:] = 0
-    return dict(input_ids=input_ids, attention_mask=attention_mask)
+    return {"input_ids": input_ids, "attention_mask": attention_mask}
 
 
 def qa_logits(model, inputs):

@@ -9,7 +9,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.sigopt_sweeper.config import DriverType, KeepCheckpoints, Lie
-from lightning_distill.config.checks import require_integer, require_number
+from lightning_distill.config.checks import require_number
 from lightning_distill.errors import ConfigError
 
 CHOICES: dict[str, type[Enum]] = {"driver": DriverType, "lie": Lie, "keep_checkpoints": KeepCheckpoints}

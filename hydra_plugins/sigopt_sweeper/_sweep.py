@@ -23,7 +23,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.sigopt_sweeper._checkpoints import delete_off_front
 from hydra_plugins.sigopt_sweeper._drivers import make_driver
-from hydra_plugins.sigopt_sweeper._experiment import Driver, ExperimentSpec, OptimizerError, Suggestion, read_sweep_config
+from hydra_plugins.sigopt_sweeper._experiment import (
+    Driver,
+    ExperimentSpec,
+    OptimizerError,
+    Suggestion,
+    read_sweep_config,
+)
 from hydra_plugins.sigopt_sweeper._journal import Journal, JournalState, sweep_header
 from hydra_plugins.sigopt_sweeper._result_files import PARETO_JSON, plot_pareto, write_observations, write_pareto
 from hydra_plugins.sigopt_sweeper._search_space import SearchSpace
@@ -233,7 +239,7 @@ class RunningSweep:
         started = time.perf_counter()
         try:
             suggestion = self.prefetcher.take(self._pending())
-        except Exception as error:  # noqa: BLE001 - whatever the optimizer raised, the sweep stops cleanly
+        except Exception as error:
             raise OptimizerError(
                 f"the {self.driver.name} optimizer could not suggest trial {self.next_number}: {first_line(error)}. "
                 f"The {len(self.observations) + len(self.in_flight)} trials so far are journaled: fix the cause, then "

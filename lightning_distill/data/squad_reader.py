@@ -167,7 +167,7 @@ def records_from_hub(name: str, split: str, config_key: str) -> tuple[list[Squad
 
     try:
         dataset = datasets.load_dataset(name, split=split)
-    except Exception as error:  # the hub raises many unrelated types; all mean "cannot load"
+    except Exception as error:  # noqa: BLE001 - the hub raises many unrelated types; all mean "cannot load"
         raise DataError(
             f"{config_key}: cannot load hub dataset {name!r} split {split!r} ({type(error).__name__}: "
             f"{error}). Without network access use local files: data.train_files / data.eval_files."
