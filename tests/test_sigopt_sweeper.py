@@ -173,7 +173,7 @@ def test_async_ray_workers_stay_busy_with_mixed_trial_durations(tmp_path):
     """1 s and 5 s trials on 2 Ray workers: a free worker starts the next trial at once.
 
     Six searched dimensions keep lite in its random phase for all 10 trials, so suggestions are
-    instant and the gaps measure the sweeper and Ray, not the GP (see sweeper_latency for that).
+    instant and the gaps measure the sweeper and Ray, not the GP (see benchmarks/suggestion_latency.py for that).
     """
     sweep_dir = tmp_path / "sweep"
     padding = [f"+hydra.sweeper.params.pad{index}='interval(0, 1)'" for index in range(4)]
