@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT
@@ -111,6 +112,22 @@ def test_thirteen_heads_of_twelve_is_rejected(tmp_path):
     cfg = compose_config(["experiment=smoke", "student.base_n_heads=12", "student.dim=768", "student.n_heads=13"], tmp_path)
     with pytest.raises(ConfigError, match=r"student\.n_heads"):
         train(cfg)
+
+
+def test_reference_teacher_loads_as_configured(tmp_path):
+    """``teacher=minilm_squad2_reference`` as shipped (path from conf/paths, not overridden): the
+    shared MiniLM-L6 SQuAD 2.0 teacher, frozen, in eval mode, sharing the minilm tokenizer's vocabulary."""
+    from hydra.utils import instantiate
+
+    cfg = compose_config(["experiment=offline"], tmp_path)
+    assert cfg.teacher.name_or_path == cfg.paths.reference_teacher_dir
+    if not (Path(cfg.teacher.name_or_path) / "model.safetensors").is_file():
+        pytest.skip(f"the shared reference teacher is not at {cfg.teacher.name_or_path}")
+    tokenizer = instantiate(cfg.tokenizer)
+    teacher = instantiate({k: v for k, v in cfg.teacher.items() if k != "cache"}, vocab_size=len(tokenizer))
+    assert type(teacher).__name__ == "BertForQuestionAnswering" and not teacher.training
+    assert sum(p.numel() for p in teacher.parameters()) == 22_566_146
+    assert not any(p.requires_grad for p in teacher.parameters())
 
 
 def test_teacher_without_qa_head_is_rejected(tmp_path, minilm_dir):
