@@ -89,7 +89,7 @@ def _group_gone(pgid: int) -> bool:
 
 
 def _pgid_of_last_command(settings) -> int:
-    """The group of the last command started (its ``$ ...`` line is followed by no output here)."""
+    """The process group of the last command started: its shell wrote its pid (= pgid) to ``out/pgid``."""
     return int((settings.out_dir / "pgid").read_text())
 
 

@@ -60,10 +60,10 @@ def run_all(chosen: dict[str, Callable[[], dict[str, Any]]], settings: Settings)
         try:
             records[name] = run_step(name, step, settings)
         except CheckInterrupted as stopped:
-            note = f"not run: the check was stopped ({stopped}) during step {name}"
-            records.update({rest: {"step": rest, "status": "failed" if rest == name else "skipped",
-                                   "error" if rest == name else "reason": note, "seconds": 0.0}
-                            for rest in list(chosen)[list(chosen).index(name):]})
+            note = f"the check was stopped ({stopped}) during step {name}"
+            records[name] = {"step": name, "status": "failed", "error": note, "seconds": 0.0}
+            for rest in list(chosen)[list(chosen).index(name) + 1 :]:
+                records[rest] = {"step": rest, "status": "skipped", "reason": f"not run: {note}", "seconds": 0.0}
             break
     return records
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec, Suggestion, sigopt_values
+from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec, Suggestion, is_refusal, sigopt_values
 from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
 from hydra_plugins.sigopt_sweeper._trial import Observation
 
@@ -128,8 +128,7 @@ class ApiDriver:
         try:
             created = self._retrying("report an observation", lambda: self._experiment().observations().create(**body))
         except Exception as error:
-            status = getattr(error, "status_code", None)
-            if status is None or status >= 500:  # no definite answer
+            if not is_refusal(error):  # no definite answer
                 raise
             known = self._observed().get(observation.suggestion_id)
             if known is None:
@@ -152,13 +151,12 @@ class ApiDriver:
                 with self._lock:  # the sweep may prefetch a suggestion while it reports an observation
                     return request()
             except (ApiException, ConnectionException) as error:
-                status = getattr(error, "status_code", None)
-                if (status is not None and status < 500) or attempt == self.retries:
+                if is_refusal(error) or attempt == self.retries:
                     raise
                 log.warning(
                     "SigOpt: could not %s (%s); retry %d/%d in %.1f s",
                     action,
-                    f"HTTP {status}" if status is not None else "no answer",
+                    f"HTTP {error.status_code}" if getattr(error, "status_code", None) is not None else "no answer",
                     attempt + 1,
                     self.retries,
                     delay,

@@ -56,6 +56,13 @@ def stored_entries(names: Sequence[Any], listed: Sequence[Any]) -> list[dict[str
     return entries
 
 
+def is_refusal(error: BaseException) -> bool:
+    """A definite refusal (HTTP 4xx) as opposed to no answer (a 5xx, a lost connection, a local error):
+    a refused request is not retried, one without an answer may be."""
+    status = getattr(error, "status_code", None)
+    return isinstance(status, int) and status < 500
+
+
 class OptimizerError(RuntimeError):
     """The optimizer could not suggest (lite's computation, or SigOpt after its retries): the sweep stops
     after the trials in flight finish and are journaled, to resume once fixed."""

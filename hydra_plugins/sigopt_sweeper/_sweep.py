@@ -28,6 +28,7 @@ from hydra_plugins.sigopt_sweeper._experiment import (
     ExperimentSpec,
     OptimizerError,
     Suggestion,
+    is_refusal,
     read_sweep_config,
 )
 from hydra_plugins.sigopt_sweeper._journal import Journal, JournalState, sweep_header
@@ -329,7 +330,7 @@ class RunningSweep:
             try:
                 observation_id = self.driver.observe(self.observations[number])
             except Exception as error:  # noqa: BLE001 - any failure leaves it unreported, to retry
-                refused = _refused(error)
+                refused = is_refusal(error)
                 log.warning(
                     "trial %d: reporting its observation failed (%s); %s",
                     number,
@@ -365,12 +366,6 @@ class RunningSweep:
         log.info(
             "Pareto front: %d of %d observations -> %s", len(front), len(observations), self.sweep_dir / PARETO_JSON
         )
-
-
-def _refused(error: Exception) -> bool:
-    """A definite refusal of this observation (HTTP 4xx), as opposed to no answer (5xx, connection)."""
-    status = getattr(error, "status_code", None)
-    return isinstance(status, int) and status < 500
 
 
 class Prefetcher:
