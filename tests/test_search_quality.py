@@ -15,6 +15,7 @@ from benchmarks.search.results import CellKey, CellResult, append, finished, rea
 from benchmarks.search.scheduler import run_search
 from benchmarks.search_quality import cells
 from benchmarks.suggestion_latency import synthetic_assignments
+from hydra_plugins.sigopt_sweeper.config import SigOptSweeperConf
 
 SETTINGS = OmegaConf.load("benchmarks/conf/search_quality.yaml")
 BASELINE = {
@@ -151,6 +152,19 @@ def test_grid_leaves_out_redundant_lite_cells():
     assert CellKey("synthetic", "lite_nospe", 100, 1, 0) not in grid  # = lite below 200 observations
     assert CellKey("synthetic", "lite_best", 100, 1, 0) not in grid  # no pending trials to lie about
     assert CellKey("synthetic", "lite_best", 100, 20, 0) in grid
+    assert CellKey("synthetic", "lite_default", 479, 20, 0) in grid
+    assert CellKey("synthetic", "lite_default", 100, 20, 0) not in grid  # = lite_gp below 200 observations
+    assert CellKey("dtlz2", "lite_gp", 479, 1, 0) not in grid  # GP all the way at 479 is lite_nospe
+
+
+def test_lite_default_contender_is_the_sweepers_defaults():
+    """The headline "what users get" cells must measure the settings the sweeper actually ships."""
+    shipped = SigOptSweeperConf()
+    preset = OmegaConf.load("conf/hparams_search/sigopt.yaml").hydra.sweeper
+    contender = SETTINGS.contenders.lite_default
+    measured = (contender.lie, contender.refit_every, contender.spe_beyond)
+    assert measured == (shipped.lie.name, shipped.refit_every, shipped.spe_beyond)
+    assert measured == (preset.get("lie", shipped.lie.name), preset.refit_every, preset.spe_beyond)
 
 
 def _irrelevant():
