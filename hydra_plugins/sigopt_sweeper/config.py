@@ -124,7 +124,7 @@ class SigOptSweeperConf:
     refit_every: int = 1
     """lite driver: refit the GP hyperparameters on every k-th GP suggestion only, reusing them in
     between (a refit is ~60 % of a GP suggestion at hundreds of observations); 1 = every time. 5 cut
-    the GP phase's optimizer time ~35 % but lost 4-18 % hypervolume in all four benchmark cells
+    the GP phase's optimizer time ~35 % but lost 4-18 % hypervolume in all four budget-100 benchmark cells
     (within seed noise each; docs/results/search-quality), and SPE already meets the latency target."""
     spe_beyond: int | None = 200
     """lite driver: beyond this many observations, suggest with lite's SPE (``kde_only``, ~0.05 s)
