@@ -160,7 +160,7 @@ def test_grid_leaves_out_redundant_lite_cells():
 def test_lite_default_contender_is_the_sweepers_defaults():
     """The headline "what users get" cells must measure the settings the sweeper actually ships."""
     shipped = SigOptSweeperConf()
-    preset = OmegaConf.load("conf/hparams_search/sigopt.yaml").hydra.sweeper
+    preset = OmegaConf.load("conf/hydra/sweeper/sigopt.yaml")
     contender = SETTINGS.contenders.lite_default
     measured = (contender.lie, contender.refit_every, contender.spe_beyond)
     assert measured == (shipped.lie.name, shipped.refit_every, shipped.spe_beyond)

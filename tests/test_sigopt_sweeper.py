@@ -60,13 +60,13 @@ def run(args, timeout=600, **env):
     )
 
 
-def smoke_sweep(sweep_dir, cache_dir, *extra):
+def smoke_sweep(sweep_dir, cache_dir, *extra, search=("hparams_search=sigopt_smoke",)):
     return run(
         [
             "train.py",
             "-m",
             "experiment=smoke",
-            "hparams_search=sigopt_smoke",
+            *search,
             "logger=[]",
             f"hydra.sweep.dir={sweep_dir}",
             f"paths.cache_dir={cache_dir}",
@@ -110,7 +110,8 @@ def check_smoke_results(sweep_dir, budget=8):
 
 
 def test_smoke_sweep_basic_launcher_reports_failures_and_writes_results(tmp_path, cache_dir):
-    result = smoke_sweep(tmp_path / "sweep", cache_dir)
+    """The design card's form, `-m hydra/sweeper=sigopt experiment=smoke`: the smoke search (budget 8)."""
+    result = smoke_sweep(tmp_path / "sweep", cache_dir, search=("hydra/sweeper=sigopt",))
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
     check_smoke_results(tmp_path / "sweep")
 
@@ -271,13 +272,61 @@ def test_bad_sweeper_input_is_a_clear_error_before_trials(tmp_path, override, me
         assert not list((tmp_path / "sweep").glob("*/runs.log")), "no trial ran"
 
 
+SMOKE_MODELS_AND_DATA = [  # experiment=smoke's models and data, without its search settings
+    "tokenizer=minilm", "data=squad_v2_local", "teacher=tiny_random", "student=tiny", "student.base_n_heads=12",
+    "student.dim=48", "student.hidden_dim=48", "data.max_train_examples=48", "data.max_eval_examples=32",
+    "trainer.max_epochs=1", "trainer.accelerator=cpu", "logger=[]",
+]  # fmt: skip
+
+
+def test_design_card_command_runs_the_projects_full_search(tmp_path, cache_dir):
+    """`python train.py -m hydra/sweeper=sigopt` runs SPEC section 2's search, not the plugin's empty defaults.
+
+    The trial runs on the smoke preset's tiny models and data (the baseline's teacher needs the hub) and
+    the budget is cut to one; the experiment it creates is the full one: Table 2 (20 layers, 12 heads),
+    exact maximized with threshold 50, the size minimized, f1 and inference time stored, the Table 1 point.
+    """
+    sweep_dir = tmp_path / "sweep"
+    result = run(
+        ["train.py", "-m", "hydra/sweeper=sigopt", *SMOKE_MODELS_AND_DATA, "hydra.sweeper.budget=1",
+         f"hydra.sweep.dir={sweep_dir}", f"paths.cache_dir={cache_dir}"],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    (sweep,) = journal_events(sweep_dir, "sweep")
+    experiment = sweep["experiment"]
+    assert experiment["name"] == "lightning-distill" and experiment["parallel_bandwidth"] == 20
+    assert [(m["name"], m["strategy"], m.get("threshold")) for m in experiment["metrics"]] == [
+        ("exact", "optimize", 50.0), ("num_params", "optimize", None),
+        ("f1", "store", None), ("inference_time", "store", None),
+    ]  # fmt: skip
+    bounds = {p["name"]: p["bounds"] for p in experiment["parameters"]}
+    assert len(bounds) == 18 and bounds["student.n_layers"] == {"min": 1, "max": 20}
+    assert bounds["student.n_heads"] == {"min": 1, "max": 12}
+    assert len(observations(sweep_dir)) == 1
+    pareto = json.loads((sweep_dir / "pareto.json").read_text())
+    assert pareto["baseline"]["values"] == {"exact": 67.07, "num_params": 66364418}
+
+
+def test_design_card_command_defaults_are_the_full_budget():
+    """Unlike the plugin's generic defaults (20 trials, 2 in parallel): 479 observations, 20 in parallel."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        full = compose("train", overrides=["hydra/sweeper=sigopt"], return_hydra_config=True)
+        smoke = compose("train", overrides=["hydra/sweeper=sigopt", "experiment=smoke"], return_hydra_config=True)
+    assert (full.hydra.sweeper.budget, full.hydra.sweeper.parallelism) == (479, 20)
+    assert (smoke.hydra.sweeper.budget, smoke.hydra.sweeper.experiment_name) == (8, "smoke")
+    assert smoke.hydra.sweeper.metrics[0].threshold is None
+
+
 def test_sweeper_without_metrics_fails_before_preparing_anything(tmp_path):
-    """Without a preset the sweeper has no metrics: one clear line before the shared data is built."""
+    """With its metrics emptied the sweeper stops in one clear line naming presets that fit, before any data."""
     result = run(
         [
             "train.py",
             "-m",
             "hydra/sweeper=sigopt",
+            "search.metrics=[]",
             f"hydra.sweep.dir={tmp_path / 'sweep'}",
             f"paths.cache_dir={tmp_path / 'cache'}",
         ],
@@ -285,7 +334,7 @@ def test_sweeper_without_metrics_fails_before_preparing_anything(tmp_path):
     )
     output = result.stdout + result.stderr
     assert result.returncode == 2, output[-2000:]
-    assert "hydra.sweeper.metrics is empty" in output and "hparams_search=sigopt" in output
+    assert "hydra.sweeper.metrics is empty" in output and "search=smoke" in output
     assert "Traceback" not in output
     assert not (tmp_path / "cache").exists(), "no featurization or teacher cache was started"
 

@@ -236,6 +236,69 @@ def test_seed_from_bert(bert_checkpoint, fold):
     assert not any(k.startswith("pooler.") or "token_type" in k for k in report.seeded.values())
 
 
+@pytest.fixture(scope="module")
+def bert_qa_checkpoint(tmp_path_factory):
+    """A fine-tuned-teacher stand-in: a 6-layer BertForQuestionAnswering (encoder + QA head)."""
+    torch.manual_seed(5)
+    config = BertConfig(
+        vocab_size=TINY["vocab_size"], hidden_size=32, num_hidden_layers=6, num_attention_heads=4,
+        intermediate_size=64, max_position_embeddings=64, architectures=["BertForQuestionAnswering"],
+    )
+    model = BertForQuestionAnswering(config)
+    path = tmp_path_factory.mktemp("bert-qa")
+    model.save_pretrained(path)
+    return path, {k.removeprefix("bert."): v.clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize(
+    ("rule", "n_layers", "expected"),
+    [
+        ("match", 3, [0, 1, 2]),
+        ("match", 8, [0, 1, 2, 3, 4, 5, None, None]),
+        ("cycle", 8, [0, 1, 2, 3, 4, 5, 0, 1]),
+        ("spread", 3, [0, 2, 4]),  # DistilBERT's every other layer
+        ("spread", 2, [0, 3]),
+        ("spread", 1, [0]),
+        ("spread", 12, [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]),
+        ("spread_top", 3, [0, 3, 5]),  # the last layer, which the QA head reads, is kept
+        ("spread_top", 2, [0, 5]),
+        ("spread_top", 1, [5]),
+        ("spread_top", 6, [0, 1, 2, 3, 4, 5]),
+    ],
+)
+def test_layer_rules_over_a_six_layer_teacher(bert_qa_checkpoint, rule, n_layers, expected):
+    path, source = bert_qa_checkpoint
+    build = tiny_student(n_layers=n_layers, seed_from=str(path), layer_seeding=rule)
+    assert list(build.report.layers.values()) == expected
+    state = build.model.state_dict()
+    for layer, source_layer in enumerate(expected):
+        key = f"distilbert.transformer.layer.{layer}.ffn.lin1.weight"
+        if source_layer is None:
+            assert key in build.report.initialized
+        else:
+            assert torch.equal(state[key], source[f"encoder.layer.{source_layer}.intermediate.dense.weight"])
+
+
+def test_qa_head_is_copied_from_a_question_answering_checkpoint(bert_qa_checkpoint, tmp_path):
+    """Seeding from the fine-tuned teacher copies its QA head; the report and seeding_report.json say so."""
+    path, source = bert_qa_checkpoint
+    build = tiny_student(n_layers=3, seed_from=str(path), layer_seeding="spread_top")
+    state = build.model.state_dict()
+    assert torch.equal(state["qa_outputs.weight"], source["qa_outputs.weight"])
+    assert torch.equal(state["qa_outputs.bias"], source["qa_outputs.bias"])
+    assert build.report.qa_head_seeded and not build.report.initialized
+    as_dict = build.report.as_dict()
+    assert as_dict["qa_head_seeded"] is True and as_dict["layers"] == {"0": 0, "1": 3, "2": 5}
+    assert "QA head copied" in build.report.summary() and "2<-5" in build.report.summary()
+
+
+def test_qa_head_of_another_width_stays_fresh(bert_qa_checkpoint):
+    path, _ = bert_qa_checkpoint
+    build = tiny_student(n_layers=2, dim=48, hidden_dim=96, seed_from=str(path))
+    assert not build.report.qa_head_seeded
+    assert "qa_outputs.weight" in {m.student_key for m in build.report.shape_mismatch}
+
+
 def test_shape_mismatch_is_reported_and_left_initialized(distilbert_checkpoint):
     path, source = distilbert_checkpoint
     build = tiny_student(vocab_size=120, seed_from=str(path))

@@ -101,7 +101,9 @@ def test_table2_config_is_the_spec_space():
         (["hydra/sweeper=sigopt"], "SigOptSweeper", 20),
         (["hparams_search=sigopt"], "SigOptSweeper", 20),
         (["experiment=smoke", "hparams_search=sigopt_smoke"], "SigOptSweeper", 3),
-        (["experiment=offline", "hparams_search=sigopt_offline"], "SigOptSweeper", 20),
+        (["experiment=smoke", "hydra/sweeper=sigopt"], "SigOptSweeper", 3),
+        (["experiment=offline", "hparams_search=sigopt_offline"], "SigOptSweeper", 6),
+        (["experiment=offline", "hydra/sweeper=sigopt"], "SigOptSweeper", 6),
         (["hparams_search=optuna_pareto"], "OptunaSweeper", 20),
     ],
 )

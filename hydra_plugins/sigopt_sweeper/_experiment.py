@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from hydra_plugins.sigopt_sweeper._metrics import Metric, parse_metrics
 from hydra_plugins.sigopt_sweeper._search_space import SearchSpace, parse_search_space
@@ -38,7 +38,13 @@ def read_sweep_config(sweeper: DictConfig, arguments: Iterable[str]) -> tuple[Di
     settings = read_settings(sweeper)
     params = OmegaConf.to_container(settings.params) if settings.params is not None else None
     space = parse_search_space(params, arguments)
-    listed = [OmegaConf.to_container(metric) for metric in settings.metrics or []]
+    if settings.metrics is not None and not isinstance(settings.metrics, ListConfig):
+        raise SweepConfigError(
+            f"hydra.sweeper.metrics={settings.metrics!r} must be a list of {{name, objective, strategy, threshold}}."
+        )
+    listed = [
+        OmegaConf.to_container(metric) if isinstance(metric, DictConfig) else metric for metric in settings.metrics or []
+    ]
     metrics = parse_metrics(listed + stored_entries(settings.get("store") or [], listed))
     return settings, ExperimentSpec(settings.experiment_name, space, metrics, settings.budget, settings.parallelism)
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hydra_plugins.sigopt_sweeper._settings import SweepConfigError, choice
-from hydra_plugins.sigopt_sweeper.config import Objective, Strategy
+from hydra_plugins.sigopt_sweeper.config import MetricConf, Objective, Strategy
+
+METRIC_KEYS = frozenset(MetricConf.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,18 @@ def parse_metrics(entries: Sequence[Mapping[str, Any]]) -> tuple[Metric, ...]:
         raise SweepConfigError(
             "hydra.sweeper.metrics is empty: list the metrics of the task's returned dict that the sweep optimizes "
             "(one or two) and stores, e.g. [{name: accuracy, objective: maximize}], or select a preset that does "
-            "(in lightning-distill: python train.py hparams_search=sigopt)."
+            "(in lightning-distill the `search` group sets them: search=table2 for the full search, search=smoke "
+            "with experiment=smoke, search=offline with experiment=offline; or hparams_search=sigopt, "
+            "sigopt_smoke or sigopt_offline)."
         )
     metrics = []
     for index, entry in enumerate(entries):
         key = f"hydra.sweeper.metrics[{index}]"
+        if not isinstance(entry, Mapping):
+            raise SweepConfigError(f"{key}={entry!r} must be a mapping {{name: ..., objective: ..., strategy: ...}}.")
+        unknown = sorted(set(entry) - METRIC_KEYS)
+        if unknown:
+            raise SweepConfigError(f"{key} has unknown keys {unknown}: a metric has {sorted(METRIC_KEYS)}.")
         name = entry.get("name")
         if not name:
             raise SweepConfigError(f"{key}.name is empty: name the key of the metric in the task's returned dict.")

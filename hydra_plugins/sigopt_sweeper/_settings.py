@@ -58,4 +58,21 @@ def read_settings(settings: DictConfig) -> DictConfig:
             "hydra.sweeper.keep_checkpoints=pareto deletes the checkpoints of trials off the front, but "
             "hydra.sweeper.checkpoint_dir (the checkpoint's subdirectory in a trial's output directory) is not set."
         )
+    check_baseline(values.get("baseline"))
     return OmegaConf.create(values)
+
+
+def check_baseline(baseline: Any) -> None:
+    """``hydra.sweeper.baseline`` is null or ``{label: str, values: {metric: number}}`` (``BaselineConf``)."""
+    if baseline is None:
+        return
+    hint = "set it to {label: ..., values: {metric: number, ...}} or null"
+    if not isinstance(baseline, dict) or not set(baseline) <= {"label", "values"}:
+        raise SweepConfigError(f"hydra.sweeper.baseline={baseline!r} is not a baseline point: {hint}.")
+    if not isinstance(baseline.get("label", ""), str):
+        raise SweepConfigError(f"hydra.sweeper.baseline.label={baseline['label']!r} must be a string.")
+    values = baseline.get("values", {})
+    if not isinstance(values, dict) or not all(
+        isinstance(value, (int, float)) and not isinstance(value, bool) for value in values.values()
+    ):
+        raise SweepConfigError(f"hydra.sweeper.baseline.values={values!r} must map metric names to numbers: {hint}.")

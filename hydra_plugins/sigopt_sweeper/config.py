@@ -1,8 +1,9 @@
-"""Structured config of ``hydra/sweeper=sigopt``, registered in Hydra's ConfigStore.
+"""Structured config of ``hydra/sweeper=sigopt``, registered in Hydra's ConfigStore as ``sigopt_schema``.
 
 The defaults are generic: no metrics (a sweep must say what to optimize), no baseline point, every
-checkpoint kept. A project's settings belong in a preset of its own config (in this repository
-``conf/hparams_search/sigopt.yaml``, the source's full search).
+checkpoint kept. A project's settings belong in its own config: a ``conf/hydra/sweeper/sigopt.yaml``
+extending ``sigopt_schema`` (in this repository it reads the job config's ``search`` group, so
+``python train.py -m hydra/sweeper=sigopt`` runs the project's search) or a preset.
 
 Choices are Enums, as in Hydra's Optuna sweeper. Like its ``direction``, those fields are typed
 ``Any`` (an Enum member or its name): a bad value then reaches the sweeper's own check, which names
@@ -97,8 +98,10 @@ class SigOptSweeperConf:
     """Number of observations (completed + failed trials) to collect (20: as the Optuna sweeper's n_trials)."""
     parallelism: int = 2
     """Trials in flight at once (Ray: concurrent tasks; other launchers: batch size; 2: as Optuna's n_jobs)."""
-    metrics: list[MetricConf] = field(default_factory=list)
-    """Required: what the sweep optimizes (one or two) and stores, read from the task's returned dict."""
+    metrics: Any = field(default_factory=list)
+    """Required: what the sweep optimizes (one or two) and stores, read from the task's returned dict: a
+    list of ``MetricConf`` mappings. Typed ``Any`` (as ``baseline``) so that a project may interpolate the
+    list from its own config; the sweeper checks every entry, unknown keys included."""
     store: list[str] = field(default_factory=list)
     """Names of further metrics to record (strategy=store) beside ``metrics``: a list a config group can
     set as a whole, since Hydra cannot append to ``metrics``. Names already in ``metrics`` are skipped."""
@@ -135,8 +138,11 @@ class SigOptSweeperConf:
     """A ``KeepCheckpoints``: all | pareto (after the sweep, delete the checkpoints of trials off the front)."""
     checkpoint_dir: str | None = None
     """Per-trial subdirectory holding its checkpoint (listed in pareto.json; keep_checkpoints=pareto needs it)."""
-    baseline: BaselineConf | None = None
-    """A reference point for pareto.png / pareto.json; null = none."""
+    baseline: Any = None
+    """A reference point for pareto.png / pareto.json, shaped as ``BaselineConf`` (label, values); null =
+    none. Typed ``Any`` so that a project may interpolate it from its own config (OmegaConf resolves an
+    interpolation merged into a typed mapping at composition, before the job config is there); the
+    sweeper checks its shape."""
 
     trial_timeout_s: float | None = None
     """Seconds a trial may take (on Ray from submission, so queueing counts); past it the trial is
@@ -161,7 +167,11 @@ class SettingsCheckConf:
     _target_: str = "hydra_plugins.sigopt_sweeper.sigopt_sweeper.SettingsCheck"
 
 
-ConfigStore.instance().store(group="hydra/sweeper", name="sigopt", node=SigOptSweeperConf, provider="sigopt_sweeper")
+# ``hydra/sweeper=sigopt`` itself is the YAML file conf/hydra/sweeper/sigopt.yaml extending this schema
+# (see search_path.py), so that a project can replace it with its own file extending ``sigopt_schema``.
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="sigopt_schema", node=SigOptSweeperConf, provider="sigopt_sweeper"
+)
 ConfigStore.instance().store(
     group="hydra/sweeper/callbacks", name="settings_check", node=SettingsCheckConf, provider="sigopt_sweeper"
 )

@@ -13,6 +13,16 @@ Layer rules (``student.layer_seeding``):
   fresh initialization. This is the source's rule.
 * ``cycle`` - student layer i takes checkpoint layer ``i mod depth``, so a deep student starts
   from pretrained weights everywhere (repeated blocks instead of random ones).
+* ``spread`` - the student's n layers spread over the checkpoint's d from the bottom, layer i taking
+  ``floor(i * d / n)``: DistilBERT's rule (every other layer of BERT-base: 0, 2, ..., 10), e.g.
+  0, 2, 4 for 3 of 6 layers. A shallow student then sees the checkpoint's whole depth of features
+  instead of only its lowest layers.
+* ``spread_top`` - evenly from the first to the *last* layer, ``round(i * (d - 1) / (n - 1))``
+  (0, 3, 5 for 3 of 6; a 1-layer student takes the last): keeps the layer a fine-tuned checkpoint's
+  QA head reads, so a copied head sees the features it was trained on.
+
+The QA head (``qa_outputs``) is copied too when the checkpoint is a question-answering model of
+the same hidden size (e.g. seeding from the fine-tuned teacher), and freshly initialized otherwise.
 
 BERT has token-type (segment) embeddings that DistilBERT lacks. With
 ``fold_token_type_embeddings`` the segment-0 vector is added to every position embedding: exact
@@ -26,13 +36,14 @@ Seeding must happen before head pruning, so that the kept heads carry pretrained
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor
-from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers import AutoConfig, AutoModel, AutoModelForQuestionAnswering, PreTrainedModel
 
 from lightning_distill.config.checks import require_choice
 from lightning_distill.errors import CheckpointError, first_line
@@ -40,11 +51,13 @@ from lightning_distill.models.checkpoint import is_pruned
 
 log = logging.getLogger(__name__)
 
-LAYER_SEEDING_RULES = ("match", "cycle")
+LAYER_SEEDING_RULES = ("match", "cycle", "spread", "spread_top")
 SUPPORTED_MODEL_TYPES = ("distilbert", "bert")
 
 STUDENT_PREFIX = "distilbert."
 STUDENT_EMBEDDINGS = "distilbert.embeddings."
+QA_HEAD = "qa_outputs."
+QUESTION_ANSWERING_SUFFIX = "ForQuestionAnswering"
 STUDENT_LAYER = re.compile(r"^distilbert\.transformer\.layer\.(\d+)\.(.+)$")
 SOURCE_LAYER = {
     "distilbert": re.compile(r"^transformer\.layer\.(\d+)\."),
@@ -83,6 +96,8 @@ class SeedReport:
 
     source: str = ""
     layer_seeding: str = "match"
+    layers: dict[int, int | None] = field(default_factory=dict)
+    """student layer -> the checkpoint layer it was seeded from (None: freshly initialized)."""
     seeded: dict[str, str] = field(default_factory=dict)
     """student key -> checkpoint key it was copied from."""
     initialized: list[str] = field(default_factory=list)
@@ -91,14 +106,23 @@ class SeedReport:
     folded_token_type_embeddings: bool = False
     """True when BERT's segment-0 embedding was added into the position embeddings."""
 
+    @property
+    def qa_head_seeded(self) -> bool:
+        return any(key.startswith(QA_HEAD) for key in self.seeded)
+
     def summary(self) -> str:
         """One paragraph for the run log."""
         seeded = len(self.seeded)
         total = seeded + len(self.initialized) + len(self.shape_mismatch)
         text = (
             f"Seeded {seeded} of {total} student tensors from {self.source or 'the checkpoint'} "
-            f"(layer rule '{self.layer_seeding}'); {len(self.initialized)} freshly initialized"
+            f"(layer rule '{self.layer_seeding}'"
         )
+        if self.layers:
+            text += ": student layers <- " + ", ".join(
+                f"{layer}<-{'fresh' if source is None else source}" for layer, source in self.layers.items()
+            )
+        text += f"; QA head {'copied' if self.qa_head_seeded else 'fresh'}); {len(self.initialized)} freshly initialized"
         if self.initialized:
             text += f" ({', '.join(_parts(self.initialized))})"
         if self.shape_mismatch:
@@ -116,6 +140,8 @@ class SeedReport:
         return {
             "source": self.source,
             "layer_seeding": self.layer_seeding,
+            "layers": {str(layer): source for layer, source in self.layers.items()},
+            "qa_head_seeded": self.qa_head_seeded,
             "seeded": dict(self.seeded),
             "initialized": list(self.initialized),
             "shape_mismatch": [
@@ -127,10 +153,11 @@ class SeedReport:
 
 
 def load_seed_state_dict(name_or_path: str, *, expected_n_heads: int | None = None) -> tuple[dict[str, Tensor], str]:
-    """Load a checkpoint's encoder weights (hub id or local directory) in float32.
+    """Load a checkpoint's encoder weights, and its QA head if it has one, in float32.
 
-    ``AutoModel`` is used so that task checkpoints (e.g. a SQuAD-tuned BERT) also yield their
-    encoder. ``expected_n_heads`` only triggers a warning: copied attention weights are still
+    Keys are the bare encoder's (``embeddings.*``, ``encoder.layer.*``) plus ``qa_outputs.*`` for a
+    question-answering checkpoint (e.g. the SQuAD-tuned teacher), whose head is worth copying; any
+    other task head is dropped (``AutoModel`` yields the encoder alone). ``expected_n_heads`` only triggers a warning: copied attention weights are still
     valid numbers if the checkpoint splits them into a different number of heads, but they no
     longer mean what they meant in the checkpoint.
     """
@@ -147,16 +174,25 @@ def load_seed_state_dict(name_or_path: str, *, expected_n_heads: int | None = No
             f"{', '.join(SUPPORTED_MODEL_TYPES)} checkpoints can seed a DistilBERT student. Choose one "
             "of those or set student.seed_from=null."
         )
-    encoder = _load(AutoModel.from_pretrained, name_or_path, dtype=torch.float32)
-    source_heads = getattr(encoder.config, "num_attention_heads", None)
+    if _is_question_answering(config):
+        model = _load(AutoModelForQuestionAnswering.from_pretrained, name_or_path, dtype=torch.float32)
+        prefix = f"{model.base_model_prefix}."
+        state = {key.removeprefix(prefix): value for key, value in model.state_dict().items()}
+    else:
+        model = _load(AutoModel.from_pretrained, name_or_path, dtype=torch.float32)
+        state = dict(model.state_dict())  # detached tensors; they outlive the discarded module
+    source_heads = getattr(model.config, "num_attention_heads", None)
     if expected_n_heads is not None and source_heads is not None and source_heads != expected_n_heads:
         log.warning(
             "student.seed_from=%r splits attention into %d heads but the student uses %d "
             "(student.base_n_heads): copied attention weights will be regrouped into different heads.",
             name_or_path, source_heads, expected_n_heads,
         )
-    state = dict(encoder.state_dict())  # detached tensors; they outlive the discarded module
     return state, model_type
+
+
+def _is_question_answering(config: Any) -> bool:
+    return any(name.endswith(QUESTION_ANSWERING_SUFFIX) for name in getattr(config, "architectures", None) or ())
 
 
 def _load(loader, name_or_path: str, **kwargs):
@@ -192,16 +228,23 @@ def seed_student(
         )
     sources, folded = _source_tensors(seed_state, model_type, fold_token_type_embeddings, student)
     depth = _source_depth(seed_state, model_type)
-    report = SeedReport(layer_seeding=layer_seeding)
+    n_layers = student.config.n_layers
+    report = SeedReport(layer_seeding=layer_seeding, layers={
+        layer: source_layer_index(layer, n_layers, depth, layer_seeding) for layer in range(n_layers)
+    } if depth else {})
     student_state = student.state_dict()
+    qa_head_fits = all(  # the head is copied whole or not at all: its bias alone means nothing
+        key in sources and sources[key].shape == value.shape
+        for key, value in student_state.items() if key.startswith(QA_HEAD)
+    )
     with torch.no_grad():
         for student_key, target in student_state.items():
-            source_key = _source_key(student_key, model_type, layer_seeding, depth)
+            source_key = _source_key(student_key, model_type, layer_seeding, depth, n_layers)
             if source_key is None or source_key not in sources:
                 report.initialized.append(student_key)
                 continue
             source = sources[source_key]
-            if source.shape != target.shape:
+            if source.shape != target.shape or (student_key.startswith(QA_HEAD) and not qa_head_fits):
                 report.shape_mismatch.append(
                     ShapeMismatch(student_key, source_key, tuple(target.shape), tuple(source.shape))
                 )
@@ -241,17 +284,32 @@ def _source_depth(seed_state: dict[str, Tensor], model_type: str) -> int:
     return max(indices) + 1 if indices else 0
 
 
-def _source_key(student_key: str, model_type: str, layer_seeding: str, depth: int) -> str | None:
+def source_layer_index(layer: int, n_layers: int, depth: int, layer_seeding: str) -> int | None:
+    """The checkpoint layer that student layer ``layer`` (of ``n_layers``) copies; None: stays fresh."""
+    if layer_seeding == "match":
+        return layer if layer < depth else None
+    if layer_seeding == "cycle":
+        return layer % depth
+    if layer_seeding == "spread":
+        return layer * depth // n_layers
+    if n_layers == 1:  # spread_top
+        return depth - 1
+    return math.floor(layer * (depth - 1) / (n_layers - 1) + 0.5)
+
+
+def _source_key(student_key: str, model_type: str, layer_seeding: str, depth: int, n_layers: int) -> str | None:
     """The checkpoint key a student tensor is copied from, or None if it has no counterpart."""
     if student_key.startswith(STUDENT_EMBEDDINGS):
         return student_key.removeprefix(STUDENT_PREFIX)
+    if student_key.startswith(QA_HEAD):
+        return student_key  # present only in a question-answering checkpoint
     match = STUDENT_LAYER.match(student_key)
     if match is None or depth == 0:
-        return None  # QA head and anything else outside the encoder
-    layer, rest = int(match.group(1)), match.group(2)
-    if layer_seeding == "match" and layer >= depth:
         return None
-    source_layer = layer % depth
+    layer, rest = int(match.group(1)), match.group(2)
+    source_layer = source_layer_index(layer, n_layers, depth, layer_seeding)
+    if source_layer is None:
+        return None
     if model_type == "distilbert":
         return f"transformer.layer.{source_layer}.{rest}"
     module, _, parameter = rest.rpartition(".")
