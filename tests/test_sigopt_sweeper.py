@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -132,7 +133,11 @@ def app_sweep(sweep_dir, *overrides, **env):
 
 
 def runs_per_trial(sweep_dir):
-    return {int(path.parent.name): len(path.read_text().splitlines()) for path in Path(sweep_dir).glob("*/runs.log")}
+    """Trial number -> times its task ran, over its folders (``N``, and ``N.attemptK`` for a re-start)."""
+    runs = Counter()
+    for path in Path(sweep_dir).glob("*/runs.log"):
+        runs[int(path.parent.name.split(".")[0])] += len(path.read_text().splitlines())
+    return dict(runs)
 
 
 def test_sigkill_mid_sweep_then_resume_loses_and_repeats_nothing(tmp_path):

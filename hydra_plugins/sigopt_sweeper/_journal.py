@@ -3,8 +3,15 @@
 Every suggestion is written (and fsynced) before its trial starts, and every observation before it
 is reported to SigOpt. On restart the journal tells which trials finished (never re-run), which
 were in flight (re-run with the same assignments) and which observations the service may not have
-seen yet. A line torn by a crash, or otherwise unreadable, is skipped with a warning: losing one
-record costs at most one trial, refusing the whole journal would cost the sweep.
+seen yet. A line torn by a crash (not JSON) is skipped with a warning: losing one record costs at
+most one trial, refusing the whole journal would cost the sweep. A record that is JSON but of the
+wrong shape (hand-edited, or written by something else) is one clear error naming the line, since
+guessing what it meant could resume a different sweep; a repeated observation of a trial keeps the
+first and warns.
+
+A trial's ``started`` records count its attempts; one that ended because the user stopped the
+sweep (``interrupted``: Ctrl-C, SIGTERM) or because the infrastructure lost it (``requeued``) was
+no attempt of the trial's own, so neither counts towards ``max_attempts``.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ class JournalState:
     """Times each trial was started (submitted to the pool)."""
     requeued: Counter[int] = field(default_factory=Counter)
     """Times each trial was lost to an infrastructure failure and put back to run again."""
+    interrupted: Counter[int] = field(default_factory=Counter)
+    """Times each trial was in flight when the user stopped the sweep (SIGINT/SIGTERM)."""
     skipped_lines: int = 0
 
     @property
@@ -45,7 +54,7 @@ class JournalState:
 
     def unfinished_starts(self, trial: int) -> int:
         """Starts that ended with no record: the trial was in flight when the sweep process died."""
-        return self.starts[trial] - self.requeued[trial]
+        return self.starts[trial] - self.requeued[trial] - self.interrupted[trial]
 
     @property
     def next_trial_number(self) -> int:
@@ -105,6 +114,9 @@ class Journal:
     def record_observation(self, observation: Observation) -> None:
         self._append({"event": "observation", **asdict(observation)})
 
+    def record_interrupted(self, trial: int, signal_name: str) -> None:
+        self._append({"event": "interrupted", "trial": trial, "signal": signal_name})
+
     def record_reported(self, trial: int, observation_id: str | None = None) -> None:
         self._append({"event": "reported", "trial": trial, "observation_id": observation_id})
 
@@ -117,10 +129,21 @@ class Journal:
                 if not line.strip():
                     continue
                 try:
-                    _apply(state, json.loads(line))
-                except (ValueError, KeyError, TypeError) as error:
+                    record = json.loads(line)
+                except ValueError as error:
                     state.skipped_lines += 1
                     log.warning("%s:%d: skipping unreadable journal line (%s): %.120s", self.path, number, error, line)
+                    continue
+                try:
+                    _apply(state, check_record(record))
+                except BadRecordError as error:
+                    raise SweepConfigError(
+                        f"{self.path}:{number}: {error}. The journal was edited or written by something else; fix or "
+                        "delete that line (a deleted observation's trial runs again), or start a new sweep in "
+                        "another hydra.sweep.dir."
+                    ) from None
+                except DuplicateRecordError as error:
+                    log.warning("%s:%d: %s; keeping the first", self.path, number, error)
         return state
 
     def state_to_resume(self, spec: ExperimentSpec, driver: str, *, resume: bool) -> JournalState:
@@ -174,7 +197,71 @@ class Journal:
         return state
 
 
+class BadRecordError(ValueError):
+    """A journal record of the wrong shape."""
+
+
+class DuplicateRecordError(ValueError):
+    """A second observation of an observed trial: ignorable, the first stands."""
+
+
+NUMBER = (int, float)
+RECORD_FIELDS: dict[str, dict[str, tuple[type, ...] | str]] = {
+    "sweep": {"driver": (str,), "experiment_id": (str,), "experiment": (dict,), "fixed": (list,)},
+    "suggestion": {"number": "trial", "suggestion_id": (str,), "assignments": (dict,), "overrides": (list,)},
+    "observation": {
+        "trial": "trial", "suggestion_id": (str,), "assignments": (dict,), "status": (str,), "values": "numbers",
+        "reason": (str, type(None)), "duration_s": (*NUMBER, type(None)), "started_at": (*NUMBER, type(None)),
+        "finished_at": (*NUMBER, type(None)), "output_dir": (str, type(None)), "metrics": (dict,),
+    },
+    "reported": {"trial": "trial", "observation_id": (str, type(None))},
+    "started": {"trial": "trial"},
+    "requeued": {"trial": "trial", "reason": (str,)},
+    "interrupted": {"trial": "trial", "signal": (str,)},
+}  # fmt: skip
+"""Per event, its fields and their types; "trial": an integer >= 0, "numbers": {name: number}."""
+OPTIONAL_FIELDS = {"overrides", "values", "reason", "duration_s", "started_at", "finished_at", "output_dir", "metrics",
+                   "observation_id", "fixed", "signal"}  # fmt: skip
+
+
+def check_record(record: Any) -> dict[str, Any]:
+    """``record`` if every field has its type; a ``BadRecordError`` naming the first that does not."""
+    if not isinstance(record, dict) or record.get("event") not in RECORD_FIELDS:
+        event = record.get("event") if isinstance(record, dict) else None
+        raise BadRecordError(f"not a journal record (event {event!r}; known: {sorted(RECORD_FIELDS)})")
+    event = record["event"]
+    fields = RECORD_FIELDS[event]
+    unknown = sorted(set(record) - set(fields) - {"event"})
+    if unknown:
+        raise BadRecordError(f"{event} record has unknown fields {unknown}")
+    for name, kind in fields.items():
+        if name not in record:
+            if name in OPTIONAL_FIELDS:
+                continue
+            raise BadRecordError(f"{event} record lacks {name!r}")
+        _check_field(event, name, record[name], kind)
+    if event == "observation" and record["status"] not in (COMPLETED, FAILED):
+        raise BadRecordError(f"observation status={record['status']!r} must be {COMPLETED!r} or {FAILED!r}")
+    return record
+
+
+def _check_field(event: str, name: str, value: Any, kind: tuple[type, ...] | str) -> None:
+    if kind == "trial":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise BadRecordError(f"{event} field {name}={value!r} must be an integer trial number >= 0")
+    elif kind == "numbers":
+        if not isinstance(value, dict):
+            raise BadRecordError(f"{event} field {name}={value!r} must map metric names to numbers")
+        for metric, number in value.items():
+            if not isinstance(number, NUMBER) or isinstance(number, bool):
+                raise BadRecordError(f"{event} field {name}.{metric}={number!r} must be a number")
+    elif not isinstance(value, kind) or (isinstance(value, bool) and bool not in kind):
+        expected = " or ".join("null" if k is type(None) else k.__name__ for k in kind)
+        raise BadRecordError(f"{event} field {name}={value!r} must be {expected}")
+
+
 def _apply(state: JournalState, record: dict[str, Any]) -> None:
+    record = dict(record)
     event = record.pop("event")
     if event == "sweep":
         state.header = record
@@ -183,17 +270,17 @@ def _apply(state: JournalState, record: dict[str, Any]) -> None:
         state.trials[trial.number] = trial
     elif event == "observation":
         observation = Observation(**record)
-        if observation.status not in (COMPLETED, FAILED):
-            raise ValueError(f"unknown status {observation.status!r}")
+        if observation.trial in state.observations:
+            raise DuplicateRecordError(f"a second observation of trial {observation.trial}")
         state.trials.setdefault(
             observation.trial, Trial(observation.trial, observation.suggestion_id, observation.assignments)
         )
         state.observations[observation.trial] = observation
     elif event == "reported":
-        state.reported.add(int(record["trial"]))
+        state.reported.add(record["trial"])
     elif event == "started":
-        state.starts[int(record["trial"])] += 1
+        state.starts[record["trial"]] += 1
     elif event == "requeued":
-        state.requeued[int(record["trial"])] += 1
-    else:
-        raise ValueError(f"unknown event {event!r}")
+        state.requeued[record["trial"]] += 1
+    elif event == "interrupted":
+        state.interrupted[record["trial"]] += 1

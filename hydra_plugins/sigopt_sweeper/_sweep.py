@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from dataclasses import replace
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +32,20 @@ from hydra_plugins.sigopt_sweeper._experiment import (
     is_refusal,
     read_sweep_config,
 )
+from hydra_plugins.sigopt_sweeper._interrupts import InterruptWatch, SweepInterrupted
 from hydra_plugins.sigopt_sweeper._journal import Journal, JournalState, sweep_header
+from hydra_plugins.sigopt_sweeper._lock import SweepLock
 from hydra_plugins.sigopt_sweeper._result_files import PARETO_JSON, plot_pareto, write_observations, write_pareto
 from hydra_plugins.sigopt_sweeper._search_space import SearchSpace
 from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
-from hydra_plugins.sigopt_sweeper._trial import CRASHED, Observation, Trial, TrialOutcome, to_observation
+from hydra_plugins.sigopt_sweeper._trial import (
+    CRASHED,
+    DISK,
+    Observation,
+    Trial,
+    TrialOutcome,
+    to_observation,
+)
 from hydra_plugins.sigopt_sweeper._trial_pool import InfrastructureError, LauncherPool, RayPool, TimedTask, make_pool
 from hydra_plugins.sigopt_sweeper.config import KeepCheckpoints
 from lightning_distill.errors import first_line
@@ -65,24 +75,27 @@ class SigOptSweep:
         assert self.config is not None and self.hydra_context is not None and self.task is not None
         settings, spec = read_sweep_config(self.settings, arguments)
         self._check_composes(spec.space)
-        journal = Journal(Path(str(self.config.hydra.sweep.dir)))
-        driver = make_driver(settings, spec)
-        pool = make_pool(
-            self.launcher,
-            self.config,
-            settings.parallelism,
-            journal.path.parent,
-            self.hydra_context,
-            self.task,
-            settings.trial_timeout_s,
-        )
-        try:
-            state = _start(driver, journal, settings, spec)
-        except BaseException:
-            pool.close()
-            raise
-        running = RunningSweep.resumed(settings, spec, driver, pool, journal, state)
-        return running.run()
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        journal = Journal(sweep_dir)
+        with SweepLock(sweep_dir), InterruptWatch() as watch:
+            driver = make_driver(settings, spec)
+            pool = make_pool(
+                self.launcher,
+                self.config,
+                settings.parallelism,
+                sweep_dir,
+                self.hydra_context,
+                self.task,
+                settings.trial_timeout_s,
+            )
+            try:
+                state = _start(driver, journal, settings, spec)
+            except BaseException:
+                pool.close()
+                raise
+            running = RunningSweep.resumed(settings, spec, driver, pool, journal, state)
+            running.watch = watch
+            return running.run()
 
     def _check_composes(self, space: SearchSpace) -> None:
         """Compose one trial's config now: a searched key the job config lacks fails here, not in a trial."""
@@ -147,6 +160,10 @@ class RunningSweep:
     """Per trial: times lost to an infrastructure failure (and put back to run again)."""
     infrastructure_streak: int = 0
     """Consecutive trials lost to infrastructure failures (the circuit breaker's count)."""
+    starts: Counter[int] = field(default_factory=Counter)
+    """Per trial: times started, in this run and the journaled ones (a re-start gets a fresh folder)."""
+    watch: InterruptWatch | None = None
+    """The sweep's SIGINT/SIGTERM handling (None: signals act as Python's defaults)."""
 
     def __post_init__(self) -> None:
         self.sweep_dir = self.journal.path.parent
@@ -171,6 +188,7 @@ class RunningSweep:
         running = cls(settings, spec, driver, pool, journal, dict(state.observations), [], state.next_trial_number)
         running.unreported = set(state.observations) - state.reported
         running.requeued = Counter(state.requeued)
+        running.starts = Counter(state.starts)
         for trial in state.pending:
             crashes = state.unfinished_starts(trial.number)
             if crashes < settings.max_attempts:
@@ -185,6 +203,7 @@ class RunningSweep:
         return running
 
     def run(self) -> list[Observation]:
+        failing = False
         try:
             self._report()
             try:
@@ -195,6 +214,15 @@ class RunningSweep:
                 self._drain()
                 raise
             self._report()
+        except (KeyboardInterrupt, SystemExit):
+            failing = True
+            if self.watch is None or self.watch.signum is None:
+                raise
+            self._interrupted()  # a trial turns the interrupt into SystemExit (Lightning) or lets it through
+            raise SweepInterrupted(self.watch.signum) from None
+        except BaseException:
+            failing = True
+            raise
         finally:
             self.prefetcher.close()
             self.pool.close()
@@ -204,8 +232,33 @@ class RunningSweep:
                     "hydra.sweeper.resume=true to report them",
                     len(self.unreported),
                 )
-            self._write_results(final=True)
+            try:
+                self._write_results(final=True)
+            except OSError as error:
+                if not failing:
+                    raise
+                log.warning("the result files could not be rewritten after the error below: %s", error)
         return sorted(self.observations.values(), key=lambda observation: observation.trial)
+
+    def _interrupted(self) -> None:
+        """The user stopped the sweep: its trials in flight stay pending, and are no attempts of theirs."""
+        assert self.watch is not None
+        for number in sorted(self.in_flight):
+            self.journal.record_interrupted(number, self.watch.signal_name)
+        self.pool.close()
+        log.error(
+            "sigopt sweeper: interrupted (%s); %d trials were in flight and stay pending (no attempt counted). "
+            "To continue, rerun the same command with hydra.sweeper.resume=true hydra.sweep.dir=%s",
+            self.watch.signal_name,
+            len(self.in_flight),
+            self.sweep_dir,
+        )
+        self.in_flight.clear()
+
+    def _check_interrupt(self) -> None:
+        if self.watch is not None:
+            self.watch.check()
+            self.watch.reinstall()
 
     def _drain(self) -> None:
         """No new trial can start: let the ones in flight finish and journal them before stopping."""
@@ -223,12 +276,22 @@ class RunningSweep:
 
     def _start_trials(self) -> bool:
         """Submit trials while the pool has room and the budget allows; False once none is left in flight."""
+        self._check_interrupt()
         while self.pool.has_room(len(self.in_flight)) and self._budget_left():
             trial = self._next_trial()
+            self.starts[trial.number] += 1
             self.journal.record_started(trial.number)
-            self.pool.submit(trial)
+            self.pool.submit(self._attempt(trial))
             self.in_flight[trial.number] = trial
         return bool(self.in_flight)
+
+    def _attempt(self, trial: Trial) -> Trial:
+        """The trial as launched: a re-start writes into a fresh folder ``N.attemptK``, so it never shares
+        one with an earlier start whose worker may still be running (a Ray worker outlives a killed sweep)."""
+        attempt = self.starts[trial.number]
+        if attempt <= 1:
+            return trial
+        return replace(trial, overrides=[*trial.overrides, f"hydra.sweep.subdir={trial.number}.attempt{attempt}"])
 
     def _next_trial(self) -> Trial:
         """A trial to re-run, else a new suggestion (journaled)."""
@@ -270,13 +333,16 @@ class RunningSweep:
         finished: list[tuple[Observation, Exception | None]] = []
         broken: TrialOutcome | None = None
         for outcome in self.pool.wait():
-            self.in_flight.pop(outcome.trial.number, None)
+            trial = self.in_flight.pop(outcome.trial.number, outcome.trial)
             if outcome.infrastructure:
                 self.infrastructure_streak += 1
                 if self.infrastructure_streak >= self.settings.max_infrastructure_failures:
                     broken = outcome
-                if broken or self.requeued[outcome.trial.number] + 1 < self.settings.max_attempts:
-                    self._requeue(outcome)
+                disk = (outcome.reason or "").startswith(f"{DISK}:")
+                if broken is None and disk and self.requeued[trial.number] + 1 >= self.settings.max_attempts:
+                    broken = outcome  # a disk that fails a trial again: stop, never report it as the trial's fault
+                if broken or self.requeued[trial.number] + 1 < self.settings.max_attempts:
+                    self._requeue(trial, outcome.reason)
                     continue
             else:
                 self.infrastructure_streak = 0
@@ -300,10 +366,15 @@ class RunningSweep:
                 f"(hydra.sweeper.max_infrastructure_failures={self.settings.max_infrastructure_failures}); the last: "
                 f"trial {broken.trial.number}: {broken.reason}. The sweep stopped with its unfinished trials pending: "
                 "fix the workers (image, nodes, disk, runtime env), then rerun with hydra.sweeper.resume=true."
+                if not (broken.reason or "").startswith(f"{DISK}:")
+                else f"the disk failed trial {broken.trial.number} again: {broken.reason}. Nothing was reported to "
+                "the optimizer as the trial's fault; the sweep stopped with its unfinished trials pending: free space "
+                "(or fix the disk), then rerun with hydra.sweeper.resume=true."
             )
         for _, error in finished:
             if error is not None:
                 raise error
+        self._check_interrupt()  # after the finished trials are journaled: a swallowed Ctrl-C loses none
 
     def _observe(self, observation: Observation) -> None:
         """Journal a finished trial's observation (reported to the optimizer by ``_report``)."""
@@ -311,13 +382,12 @@ class RunningSweep:
         self.observations[observation.trial] = observation
         self.unreported.add(observation.trial)
 
-    def _requeue(self, outcome: TrialOutcome) -> None:
+    def _requeue(self, trial: Trial, reason: str | None) -> None:
         """Put a trial lost to the infrastructure back to run again: not an observation of its point."""
-        trial = outcome.trial
         self.requeued[trial.number] += 1
-        self.journal.record_requeued(trial.number, outcome.reason or "")
+        self.journal.record_requeued(trial.number, reason or "")
         self.to_rerun.append(trial)
-        log.warning("trial %d lost to the infrastructure, to run again: %s", trial.number, outcome.reason)
+        log.warning("trial %d lost to the infrastructure, to run again: %s", trial.number, reason)
 
     def _report(self) -> None:
         """Report journaled observations the optimizer has not acknowledged, oldest first.

@@ -7,6 +7,8 @@ and the CSV can group failures by it.
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,12 @@ WORKER_DIED = "worker_died"
 EXCEPTION = "exception"
 BAD_METRICS = "bad_metrics"
 TIMEOUT = "timeout"
+DISK = "disk"
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG)
+"""OS errors of the disk, not of a trial's settings: out of space or quota, read-only, I/O error, file too big."""
+DISK_MESSAGES = tuple(os.strerror(number) for number in DISK_ERRNOS)
+"""The same errors as libraries that wrap them in their own exceptions say them (safetensors: "IoError(Os {
+code: 28, kind: StorageFull, message: \"No space left on device\" })")."""
 
 CUDA_OOM_MARKERS = ("CUDA out of memory", "CUDA error: out of memory", "OutOfMemoryError")
 CRASHED = "crashed"
@@ -112,9 +120,11 @@ def to_observation(outcome: TrialOutcome, metrics: tuple[Metric, ...]) -> tuple[
 def failure_reason(error: BaseException) -> str:
     if isinstance(error, TrialTimeoutError):
         return str(error)
-    kind = type(error).__name__
-    message = (str(error).strip().splitlines() or [""])[0]
-    return f"{failure_category(error)}: {kind}: {message}"[:500]
+    category = failure_category(error)
+    shown = disk_error(error) or error  # the OS error itself names the path, a wrapper often does not
+    kind = type(shown).__name__
+    message = (str(shown).strip().splitlines() or [""])[0]
+    return f"{category}: {kind}: {message}"[:500]
 
 
 class TrialTimeoutError(Exception):
@@ -130,6 +140,8 @@ def failure_category(error: BaseException) -> str:
     if kind == TrialTimeoutError.__name__:
         return TIMEOUT
     text = f"{kind}: {error}"
+    if disk_error(error) is not None:
+        return DISK
     if is_infrastructure_failure(error) or kind == "TaskCancelledError":
         return WORKER_DIED
     if any(marker in text for marker in CUDA_OOM_MARKERS):
@@ -141,22 +153,41 @@ def failure_category(error: BaseException) -> str:
 
 def is_infrastructure_failure(error: BaseException) -> bool:
     """Whether ``error`` or any exception in its chain (``__cause__``, ``__context__``, Ray's
-    ``cause``) is one of Ray's ``INFRASTRUCTURE_ERRORS``, matched by class name along its bases."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [error]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
+    ``cause``) is one of Ray's ``INFRASTRUCTURE_ERRORS``, matched by class name along its bases, or
+    a disk error (``disk_error``): the machine's fault, not the trial's settings."""
+    if disk_error(error) is not None:
+        return True
+    for current in _chain(error):
         for kind in type(current).__mro__:
             if kind.__name__ in INFRASTRUCTURE_ERRORS and (
                 kind.__name__ != "OutOfMemoryError" or (kind.__module__ or "").startswith("ray")
             ):
                 return True
+    return False
+
+
+def disk_error(error: BaseException) -> BaseException | None:
+    """The exception in ``error``'s chain that says the disk failed (``DISK_ERRNOS``), if any."""
+    for current in _chain(error):
+        if isinstance(current, OSError) and current.errno in DISK_ERRNOS:
+            return current
+        if any(message in str(current) for message in DISK_MESSAGES):
+            return current
+    return None
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """``error`` and every exception behind it (``__cause__``, ``__context__``, Ray's ``cause``)."""
+    seen: dict[int, BaseException] = {}
+    todo: list[BaseException | None] = [error]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen[id(current)] = current
         cause = getattr(current, "cause", None)
         todo += [current.__cause__, current.__context__, cause if isinstance(cause, BaseException) else None]
-    return False
+    return list(seen.values())
 
 
 def _plain(value: Any) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -16,6 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 log = logging.getLogger(__name__)
 
 USER_ERROR_EXIT_CODE = 2
+SIGNAL_EXIT_BASE = 128
+"""A sweep stopped by a signal exits 128 + its number (130 for Ctrl-C), as a shell reports it."""
 
 
 class SigOptSweeper(Sweeper):
@@ -36,20 +39,26 @@ class SettingsCheck(Callback):
     """Checks ``hydra.sweeper`` and the sweep overrides as soon as the multirun starts.
 
     It runs before the application's own multirun callbacks (which may prepare data for hours), so
-    a sweep that cannot run fails in seconds. The sweeper checks again: it may run without this.
+    a sweep that cannot run, or whose directory a live sweep holds, fails in seconds. The sweeper
+    checks again (and takes the directory's lock): it may run without this.
     """
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from hydra_plugins.sigopt_sweeper._experiment import read_sweep_config
 
+        from hydra_plugins.sigopt_sweeper._lock import check_unlocked
+
         with _exit_on_known_errors():
             read_sweep_config(config.hydra.sweeper, OmegaConf.to_container(config.hydra.overrides.task))
+            check_unlocked(Path(str(config.hydra.sweep.dir)))
 
 
 @contextmanager
 def _exit_on_known_errors() -> Iterator[None]:
     """A problem the user fixes is one clear line and exit status 2, not a stack trace."""
     from hydra_plugins.sigopt_sweeper._api_driver import SigOptAccessError
+    from hydra_plugins.sigopt_sweeper._interrupts import SweepInterrupted
+    from hydra_plugins.sigopt_sweeper._trial import disk_error
     from hydra_plugins.sigopt_sweeper._experiment import OptimizerError
     from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
     from hydra_plugins.sigopt_sweeper._trial_pool import InfrastructureError
@@ -61,4 +70,17 @@ def _exit_on_known_errors() -> Iterator[None]:
         raise SystemExit(USER_ERROR_EXIT_CODE) from None
     except (InfrastructureError, OptimizerError) as error:
         log.error("sigopt sweeper stopped: %s", error)
+        raise SystemExit(1) from None
+    except SweepInterrupted as interrupt:  # the sweep logged what stays pending and how to resume
+        raise SystemExit(SIGNAL_EXIT_BASE + interrupt.signum) from None
+    except OSError as error:
+        if disk_error(error) is None:
+            raise
+        where = f" {error.filename}" if error.filename else ""
+        log.error(
+            "sigopt sweeper stopped: cannot write%s: %s. Finished trials are journaled; free space or make the "
+            "sweep directory writable, then rerun with hydra.sweeper.resume=true.",
+            where,
+            error.strerror or error,
+        )
         raise SystemExit(1) from None

@@ -23,7 +23,7 @@ def main(cfg: DictConfig) -> dict[str, float] | None:
     with open(output_dir / "runs.log", "a", encoding="utf-8") as log:  # how often this trial ran
         log.write(f"{os.getpid()} {time.time()}\n")
     job = HydraConfig.get().job.num
-    first_attempt = len((output_dir / "runs.log").read_text().splitlines()) == 1
+    first_attempt = ".attempt" not in output_dir.name  # the sweeper starts a trial again in N.attemptK
     if os.environ.get("SWEEP_APP_BROKEN_WORKER") or (job in cfg.exit_jobs and first_attempt):
         os._exit(3)  # the worker process dies mid-trial: every time on a broken worker, else on the first attempt
     time.sleep(float(cfg.duration) if job not in cfg.hang_jobs else 3600.0)
