@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from fake_sigopt_server import FakeSigOpt
 from test_sigopt_api_driver import TOKEN
-from test_sigopt_sweeper import LOCAL_RAY, SWEEP_APP, observations, run, runs_per_trial
+from conftest import REPO_ROOT
+from test_sigopt_sweeper import LOCAL_RAY, SWEEP_APP, observations, run, runs_per_trial, sweep_env
 
 FAULTY_APP = SWEEP_APP.parent / "faulty_app.py"
 BUDGET = 8
@@ -107,6 +111,8 @@ def test_sigkill_of_the_sweep_process_then_one_resume(tmp_path, point):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     check_sweep(sweep_dir, finished)
     assert len(journal_events(sweep_dir, "reported")) == BUDGET, "the optimizer learnt every observation"
+    folders = list(sweep_dir.glob("*/runs.log"))
+    assert all(len(path.read_text().splitlines()) == 1 for path in folders), "a re-start shares no trial folder"
 
 
 def test_a_torn_last_journal_line_costs_nothing(tmp_path):
@@ -176,3 +182,131 @@ def test_repeated_infrastructure_failures_trip_the_breaker_then_resume_finishes(
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     records = check_sweep(sweep_dir)
     assert all(record["status"] == "completed" for record in records.values())
+
+
+# -- round two (issue 22): a second process, the disk, Ctrl-C, hand-edited journals, attempt folders --
+
+
+def start_sweep(sweep_dir, *overrides, **env):
+    """A sweep of the stand-in app in the background (its output in sweep_dir/../NAME.log)."""
+    log_path = Path(sweep_dir).parent / f"sweep-{time.monotonic_ns()}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(SWEEP_APP), "-m", *SWEEP, *overrides],
+            cwd=REPO_ROOT, env=sweep_env(SWEEP_DIR=str(sweep_dir), **env), stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    process.log_path = log_path
+    return process
+
+
+def output_of(process):
+    return process.log_path.read_text()
+
+
+def wait_for_event(sweep_dir, event, count=1, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (Path(sweep_dir) / "journal.jsonl").is_file() and len(journal_events(sweep_dir, event)) >= count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no {count} {event!r} record(s) in {timeout} s")
+
+
+def test_a_second_process_on_a_running_sweep_is_refused_naming_the_holder(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    first = start_sweep(sweep_dir, "duration=1.0")
+    try:
+        wait_for_event(sweep_dir, "started")
+        second = sweep(sweep_dir, "duration=1.0", "hydra.sweeper.resume=true")
+    finally:
+        first.wait(timeout=300)
+    output = second.stdout + second.stderr
+    assert second.returncode == 2, output[-3000:]
+    assert f"another sweep (pid {first.pid} on " in output and "Traceback" not in output
+    assert first.returncode == 0, output_of(first)[-3000:]
+    check_sweep(sweep_dir)
+    assert set(runs_per_trial(sweep_dir).values()) == {1}, "no trial trained twice"
+
+
+def test_a_trial_failing_on_a_full_disk_runs_again_and_is_not_reported_as_failed(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    result = sweep(sweep_dir, "disk_jobs=[2]")
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = check_sweep(sweep_dir)
+    assert all(record["status"] == "completed" for record in records.values())
+    (requeued,) = journal_events(sweep_dir, "requeued")
+    assert requeued["trial"] == 2 and requeued["reason"].startswith("disk: OSError: [Errno 28] No space left")
+    assert str(sweep_dir / "2" / "model.safetensors") in requeued["reason"], "the failing path is named"
+
+
+def test_a_disk_that_stays_full_stops_the_sweep_with_no_budget_spent(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    full = sweep(sweep_dir, SWEEP_APP_DISK_FULL="1")
+    output = full.stdout + full.stderr
+    assert full.returncode == 1, output[-3000:]
+    assert "the disk failed trial" in output and "No space left on device" in output and "Traceback" not in output
+    assert not observed_before(sweep_dir), "nothing reported to the optimizer as the trials' fault"
+    resumed = sweep(sweep_dir, "hydra.sweeper.resume=true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert all(record["status"] == "completed" for record in check_sweep(sweep_dir).values())
+
+
+@pytest.mark.parametrize("launcher", ["basic", "ray"])
+def test_ctrl_c_twice_in_one_trial_leaves_it_pending_not_failed(tmp_path, launcher):
+    """Each Ctrl-C: exit 130 with one line and the resume hint; the trials in flight are no attempts."""
+    sweep_dir = tmp_path / "sweep"
+    extra = ["duration=2.0", *(LOCAL_RAY if launcher == "ray" else [])]
+    for resume in [[], ["hydra.sweeper.resume=true"]]:
+        started_before = len(journal_events(sweep_dir, "started")) if resume else 0
+        process = start_sweep(sweep_dir, *extra, *resume)
+        try:
+            wait_for_event(sweep_dir, "started", count=started_before + 1)
+            time.sleep(0.5)
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=120)
+        output = output_of(process)
+        assert process.returncode == 130, output[-3000:]
+        assert "interrupted (SIGINT)" in output and "hydra.sweeper.resume=true" in output
+        assert "Traceback" not in output and "KeyboardInterrupt" not in output
+        assert journal_events(sweep_dir, "interrupted"), "the trials in flight were journaled as interrupted"
+    finished = sweep(sweep_dir, *extra, "hydra.sweeper.resume=true")
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    records = check_sweep(sweep_dir)
+    assert all(record["status"] == "completed" for record in records.values()), "no trial failed 'crashed'"
+
+
+@pytest.mark.parametrize(
+    ("event", "old", "new", "message"),
+    [
+        ("suggestion", '"number": 3', '"number": "3"', "suggestion field number='3' must be an integer trial number"),
+        ("observation", '"exact": ', '"exact": "3.125", "was": ', "observation field values.exact='3.125' must be a number"),
+        ("observation", '"status": "completed"', '"status": "done"', "observation status='done' must be"),
+    ],
+)  # fmt: skip
+def test_a_hand_edited_journal_is_one_clear_error_naming_its_line(tmp_path, event, old, new, message):
+    sweep_dir = tmp_path / "sweep"
+    assert sweep(sweep_dir).returncode == 0
+    journal = sweep_dir / "journal.jsonl"
+    lines = journal.read_text().splitlines()
+    index = next(i for i, line in enumerate(lines) if f'"event": "{event}"' in line and old in line)
+    lines[index] = lines[index].replace(old, new, 1)
+    journal.write_text("\n".join(lines) + "\n")
+    resumed = sweep(sweep_dir, "hydra.sweeper.resume=true")
+    output = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 2, output[-3000:]
+    assert f"journal.jsonl:{index + 1}: {message}" in output and "Traceback" not in output
+
+
+def test_a_duplicated_observation_is_skipped_with_a_warning(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    assert sweep(sweep_dir).returncode == 0
+    journal = sweep_dir / "journal.jsonl"
+    lines = journal.read_text().splitlines()
+    observation = next(line for line in lines if '"event": "observation"' in line and '"trial": 3' in line)
+
+    journal.write_text("\n".join([*lines, observation]) + "\n")
+    resumed = sweep(sweep_dir, "hydra.sweeper.resume=true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "a second observation of trial 3; keeping the first" in resumed.stdout + resumed.stderr
+    check_sweep(sweep_dir)

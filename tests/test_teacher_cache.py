@@ -243,3 +243,65 @@ def test_features_key_does_not_depend_on_what_the_tokenizer_did_before(tmp_path,
     tokenizer("a question", "a context", truncation="only_second", max_length=17, stride=3,
               return_overflowing_tokens=True)
     assert datamodule_for(cfg, tokenizer).features_key("train") == before
+
+
+# -- caches that prove themselves (issue 22, item 2) ------------------------------------------------
+
+
+def _zero(path):
+    path.write_bytes(bytes(path.stat().st_size))
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _nan(path):
+    logits = np.load(path, mmap_mode="r+")
+    logits[:3] = np.nan
+    logits.flush()
+
+
+@pytest.mark.parametrize("damage", [_zero, _truncate, _nan], ids=["zeroed", "truncated", "nan"])
+def test_a_damaged_logit_cache_is_one_clear_error_naming_the_file_and_build_repairs_it(
+    tmp_path, tokenizer, random_teacher, damage
+):
+    cfg = smoke_cfg(tmp_path, "data.max_train_examples=8")
+    datamodule = datamodule_for(cfg, tokenizer)
+    datamodule.setup("fit")
+    cache = TeacherLogitCache(TeacherCacheSettings(dir=str(tmp_path / "logits")), "t", datamodule.features_key("train"))
+    assert cache.build(lambda: random_teacher, datamodule.train_features)
+    good = cache.open(datamodule.train_features).feature(0).clone()
+    damage(cache.path / "logits.npy")
+    with pytest.raises(DataError, match=r"teacher-logit cache .* is damaged: .*logits\.npy"):
+        cache.open(datamodule.train_features)
+    assert cache.build(lambda: random_teacher, datamodule.train_features), "build rebuilds a damaged cache"
+    assert torch.equal(cache.open(datamodule.train_features).feature(0), good)
+
+
+def test_damaged_features_are_featurized_again(tmp_path, tokenizer, caplog):
+    cfg = smoke_cfg(tmp_path, "data.max_train_examples=8")
+    first = datamodule_for(cfg, tokenizer)
+    first.setup("fit")
+    (arrow,) = (tmp_path / "cache" / "features").glob("train-*/data-*.arrow")
+    _truncate(arrow)
+    second = datamodule_for(cfg, tokenizer)
+    second.setup("fit")
+    assert "are damaged" in caplog.text and arrow.name in caplog.text
+    assert second.train_features["input_ids"] == first.train_features["input_ids"]
+
+
+def test_a_sweep_whose_shared_data_cannot_be_prepared_starts_no_trial(tmp_path):
+    """A failure preparing the shared data (here: the cache directory is a file) stops the multirun, exit 1."""
+    from test_sigopt_sweeper import run
+
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a directory")
+    result = run(["train.py", "-m", "experiment=smoke", "hparams_search=sigopt_smoke", "logger=[]",
+                  f"paths.cache_dir={blocker}", f"hydra.sweep.dir={tmp_path / 'sweep'}"], timeout=300)  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert "Preparing the shared features and teacher cache failed, so no trial was started" in output
+    assert not (tmp_path / "sweep" / "journal.jsonl").exists() or '"started"' not in (
+        tmp_path / "sweep" / "journal.jsonl"
+    ).read_text()

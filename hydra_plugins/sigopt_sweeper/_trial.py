@@ -40,10 +40,12 @@ INFRASTRUCTURE_ERRORS = (
     "RuntimeEnvSetupError",
     "OutOfMemoryError",
     "ActorDiedError",
+    "CacheDamagedError",
 )
 """Ray's exceptions (and their subclasses) for a trial lost to the infrastructure, not to its
 assignments: requeued, not observed. Matched by name, since Ray may not be importable here;
-``OutOfMemoryError`` only from Ray (its OOM killer), never PyTorch's (``cuda_oom``, a real failure)."""
+``OutOfMemoryError`` only from Ray (its OOM killer), never PyTorch's (``cuda_oom``, a real failure);
+``CacheDamagedError`` is lightning_distill's: a shared cache damaged while the sweep ran."""
 
 
 @dataclass

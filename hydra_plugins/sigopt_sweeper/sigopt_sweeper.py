@@ -4,6 +4,8 @@ the Sweeper, and the callback that checks its settings when a multirun starts (c
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,12 +47,26 @@ class SettingsCheck(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from hydra_plugins.sigopt_sweeper._experiment import read_sweep_config
-
         from hydra_plugins.sigopt_sweeper._lock import check_unlocked
 
+        _quiet_interrupts_until_the_sweep_starts()
         with _exit_on_known_errors():
             read_sweep_config(config.hydra.sweeper, OmegaConf.to_container(config.hydra.overrides.task))
             check_unlocked(Path(str(config.hydra.sweep.dir)))
+
+
+def _quiet_interrupts_until_the_sweep_starts() -> None:
+    """Ctrl-C while the multirun starts up (the application's callbacks may prepare data for a long
+    time) ends with one line, not a traceback; the sweep installs its own handling once it runs."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        log.error("sigopt sweeper: interrupted (%s) before this run started any trial", signal.Signals(signum).name)
+        raise SystemExit(SIGNAL_EXIT_BASE + signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
 
 
 @contextmanager

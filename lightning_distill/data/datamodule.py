@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -31,6 +32,7 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerFast
 
 from lightning_distill.atomic_files import staged_directory
+from lightning_distill.cache_manifest import damage, write_manifest
 from lightning_distill.config.checks import require_bool, require_choice, require_integer
 from lightning_distill.data.featurization import FeaturizationSettings, featurize_batch
 from lightning_distill.data.samplers import LengthGroupedSampler, SortedByLengthSampler
@@ -40,8 +42,9 @@ from lightning_distill.training.teacher_logit_cache import TeacherLogits, featur
 
 log = logging.getLogger(__name__)
 
-FEATURIZATION_VERSION = 1
-"""Bump when featurization code changes what it produces, so old caches are not reused."""
+FEATURIZATION_VERSION = 2
+"""Bump when featurization code changes what it produces, or the cache's layout, so old caches are not
+reused (2: a manifest of sizes and hashes, lightning_distill.cache_manifest)."""
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "start_positions", "end_positions")
 FEATURE_INDEX = "feature_index"
@@ -192,10 +195,14 @@ class SquadDataModule(LightningDataModule):
         if self.cache_dir is None:
             return self._featurize(records, split), records
         path = self.cache_dir / f"{split}-{self._cache_key(split, fingerprint)}"
-        if not path.exists():
+        if not path.exists() or damage(path) is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             with FileLock(str(path.parent / f".{path.name}.lock")):
-                if not path.exists():  # else another trial featurized while we waited
+                problem = damage(path) if path.exists() else None
+                if problem is not None:
+                    log.warning("Cached %s features %s are damaged (%s); featurizing again", split, path, problem)
+                    shutil.rmtree(path)
+                if not path.exists():  # else another trial featurized (or repaired) while we waited
                     _save_atomically(self._featurize(records, split), path)
         else:
             log.info("Reusing cached %s features from %s", split, path)
@@ -271,4 +278,5 @@ def _save_atomically(dataset: datasets.Dataset, path: Path) -> None:
     """Build in a sibling temp dir and rename: readers see the whole cache or none of it."""
     with staged_directory(path) as staging:
         dataset.save_to_disk(str(staging))
+        write_manifest(staging)  # checked on every open (lightning_distill.cache_manifest)
     log.info("Cached features at %s", path)

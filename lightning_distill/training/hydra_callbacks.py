@@ -22,6 +22,7 @@ from lightning_distill.errors import LightningDistillError
 log = logging.getLogger(__name__)
 
 USER_ERROR_EXIT_CODE = 2
+INFRASTRUCTURE_EXIT_CODE = 1
 
 
 class PrepareSharedData(Callback):
@@ -39,4 +40,11 @@ class PrepareSharedData(Callback):
         except LightningDistillError as error:
             log.error("%s", error)  # before any trial: one clear line, no trial wasted
             raise SystemExit(USER_ERROR_EXIT_CODE) from None
+        except Exception as error:  # noqa: BLE001 - Hydra would only warn and start every trial on broken data
+            log.error(
+                "Preparing the shared features and teacher cache failed, so no trial was started: %s: %s",
+                type(error).__name__,
+                error,
+            )
+            raise SystemExit(INFRASTRUCTURE_EXIT_CODE) from None
         log.info("Shared features and teacher cache ready in %.1f s", time.perf_counter() - started)

@@ -9,14 +9,17 @@ are computed once (fp32, batches of similar length, dynamic padding) and stored 
                                           features concatenated in dataset order; memory-mapped
         offsets.npy   (n_features + 1,)  feature i owns rows offsets[i]:offsets[i + 1]
         meta.json     the key's ingredients, storage dtype, sizes
+        manifest.json every file's size and SHA-256 (lightning_distill.cache_manifest), written last
 
 ``key`` hashes the cache format version, the teacher fingerprint
 (:mod:`lightning_distill.models.teacher_fingerprint`), the train-features key (tokenizer fingerprint,
 featurization settings and version, data fingerprint, subset selection) and the storage dtype.
 Nothing a sweep varies per trial (student, optimizer, loss weights, temperature, batch sizes,
 padding, precision) is in it, so all trials share one cache; any change of teacher, tokenizer,
-featurization or data gives another key, so a stale cache is never read. On open, the stored
-per-feature lengths are also checked against the features.
+featurization or data gives another key, so a stale cache is never read. On open, every file is
+checked against the manifest (a zeroed, truncated or overwritten cache is one clear error naming
+the file; ``build``, which a sweep runs before its first trial, rebuilds it instead) and the stored
+per-feature lengths against the features.
 
 Concurrency: builders take a file lock per key (a second trial waits, then finds the cache built
 instead of computing it again) and write into a temporary sibling directory that is renamed into
@@ -34,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,13 +51,14 @@ from filelock import FileLock
 from torch import nn
 
 from lightning_distill.atomic_files import staged_directory
+from lightning_distill.cache_manifest import damage, verify, write_manifest
 from lightning_distill.config.checks import require_bool, require_choice, require_integer
 from lightning_distill.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT_VERSION = 1
-"""Bump when the stored layout or how logits are computed changes."""
+CACHE_FORMAT_VERSION = 2
+"""Bump when the stored layout or how logits are computed changes (2: a manifest of sizes and hashes)."""
 
 STORAGE_DTYPES = {"float16": np.float16, "bfloat16": np.int16, "float32": np.float32}
 """numpy has no bfloat16: its bits are stored as int16 and viewed back as torch.bfloat16."""
@@ -119,13 +124,17 @@ class TeacherLogitCache:
         ``load_teacher`` is only called when the cache really has to be built, so a trial that finds
         it built never loads the teacher.
         """
-        if self.is_built():
+        if self.is_built() and damage(self.path) is None:
             return False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.path.parent / f".{self.path.name}.lock")):
-            if self.is_built():  # another trial built it while we waited for the lock
-                log.info("Teacher-logit cache %s was built by another process", self.path)
-                return False
+            if self.is_built():
+                problem = damage(self.path)
+                if problem is None:  # another trial built (or repaired) it while we waited for the lock
+                    log.info("Teacher-logit cache %s was built by another process", self.path)
+                    return False
+                log.warning("Teacher-logit cache %s is damaged (%s); rebuilding it", self.path, problem)
+                shutil.rmtree(self.path)
             start = time.perf_counter()
             teacher = load_teacher()
             with staged_directory(self.path) as staging:
@@ -169,11 +178,13 @@ class TeacherLogitCache:
         np.save(directory / OFFSETS_FILE, offsets)
         meta = {**self.meta, "n_features": len(lengths), "n_tokens": int(offsets[-1]), "created": time.time()}
         (directory / META_FILE).write_text(json.dumps(meta, indent=2))
+        write_manifest(directory)
 
     def open(self, features: datasets.Dataset) -> TeacherLogits:
         """Read access; checks that the cache belongs to these features."""
         if not self.is_built():
             raise DataError(f"teacher-logit cache {self.path} is missing: build it first.")
+        verify(self.path, "teacher-logit cache")
         meta = json.loads((self.path / META_FILE).read_text())
         if meta.get("key") != self.key or meta.get("dtype") != self.settings.dtype:
             raise DataError(f"teacher-logit cache {self.path} holds key {meta.get('key')!r}, not {self.key!r}: delete it.")

@@ -7,6 +7,7 @@ the trial durations are exactly what the test asks for.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -27,6 +28,8 @@ def main(cfg: DictConfig) -> dict[str, float] | None:
     if os.environ.get("SWEEP_APP_BROKEN_WORKER") or (job in cfg.exit_jobs and first_attempt):
         os._exit(3)  # the worker process dies mid-trial: every time on a broken worker, else on the first attempt
     time.sleep(float(cfg.duration) if job not in cfg.hang_jobs else 3600.0)
+    if os.environ.get("SWEEP_APP_DISK_FULL") or (job in cfg.disk_jobs and first_attempt):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(output_dir / "model.safetensors"))
     if cfg.fail == "oom" or job in cfg.oom_jobs:
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
     if cfg.fail == "no_metrics":
