@@ -92,7 +92,7 @@ def measure(
         cfg = compose(config_name="train", overrides=["hparams_search=sigopt", *overrides], return_hydra_config=True)
     sweeper = cfg.hydra.sweeper
     space = parse_search_space(OmegaConf.to_container(cfg.search_space))
-    metrics = parse_metrics([OmegaConf.to_container(metric) for metric in sweeper.metrics])
+    metrics = parse_metrics([OmegaConf.to_container(metric, resolve=True) for metric in sweeper.metrics])
     spec = ExperimentSpec("latency", space, metrics, budget=max(sizes), parallel_bandwidth=pending + 1)
     rng = np.random.default_rng(seed)
     print(

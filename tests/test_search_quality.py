@@ -170,3 +170,18 @@ def test_lite_default_contender_is_the_sweepers_defaults():
 def _irrelevant():
     return {"optimizer.adam_epsilon": 1e-8, "optimizer.beta1": 0.9, "optimizer.warmup_steps": 0,
             "student.pruning_seed": 42, "data.eval_batch_size": 8}  # fmt: skip
+
+
+def test_suggestion_latency_readme_command_runs():
+    """README's `python -m benchmarks.suggestion_latency --observations 50` (its metrics resolve ${size_objective})."""
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.suggestion_latency", "--observations", "50"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "observations   cold s" in result.stdout and "\n          50 " in result.stdout

@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchmarks.gpu_check.carry import prepare
+from benchmarks.gpu_check.carry import copy_squad_files, copy_tokenizer, prepare
 from benchmarks.gpu_check.install import install
 from benchmarks.gpu_check.measurements import cuda_oom, skipped_step, throughput, train_run
 from benchmarks.gpu_check.runner import CheckInterrupted, run_step
@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.prepare:
         prepare(settings)
         return 0
+    if args.dry_run:  # here, with ../shared at hand: copy what the steps read (the device run carries --prepare's copy)
+        copy_squad_files(settings)
+        copy_tokenizer(settings)
     chosen = selected(steps(settings), args.only, settings)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)

@@ -17,12 +17,16 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from lightning_distill.errors import LightningDistillError
+from omegaconf.errors import InterpolationResolutionError
+
+from lightning_distill.errors import LightningDistillError, first_line
 
 log = logging.getLogger(__name__)
 
 USER_ERROR_EXIT_CODE = 2
 INFRASTRUCTURE_EXIT_CODE = 1
+PER_JOB_VALUE = "HydraConfig was not set"
+"""What resolving ``${hydra:job.num}`` (or any per-job Hydra value) raises before the first job."""
 
 
 class PrepareSharedData(Callback):
@@ -40,11 +44,24 @@ class PrepareSharedData(Callback):
         except LightningDistillError as error:
             log.error("%s", error)  # before any trial: one clear line, no trial wasted
             raise SystemExit(USER_ERROR_EXIT_CODE) from None
-        except Exception as error:  # noqa: BLE001 - Hydra would only warn and start every trial on broken data
-            log.error(
-                "Preparing the shared features and teacher cache failed, so no trial was started: %s: %s",
-                type(error).__name__,
-                error,
+        except InterpolationResolutionError as error:
+            if PER_JOB_VALUE not in str(error):
+                raise SystemExit(self._failed(error)) from None
+            log.warning(  # e.g. data.train_batch_size=${...${hydra:job.num}}: nothing is shared to build ahead
+                "The data or teacher settings depend on per-trial values (%s), so each trial prepares its own "
+                "features and teacher cache.",
+                first_line(error),
             )
-            raise SystemExit(INFRASTRUCTURE_EXIT_CODE) from None
+            return
+        except Exception as error:  # noqa: BLE001 - Hydra would only warn and start every trial on broken data
+            raise SystemExit(self._failed(error)) from None
         log.info("Shared features and teacher cache ready in %.1f s", time.perf_counter() - started)
+
+    @staticmethod
+    def _failed(error: Exception) -> int:
+        log.error(
+            "Preparing the shared features and teacher cache failed, so no trial was started: %s: %s",
+            type(error).__name__,
+            error,
+        )
+        return INFRASTRUCTURE_EXIT_CODE
