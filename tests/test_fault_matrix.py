@@ -310,3 +310,16 @@ def test_a_duplicated_observation_is_skipped_with_a_warning(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "a second observation of trial 3; keeping the first" in resumed.stdout + resumed.stderr
     assert [record["trial"] for record in observations(sweep_dir)] == list(range(BUDGET)), "the result files hold it once"
+
+
+def test_a_completely_full_disk_is_one_line_naming_the_first_failing_path(tmp_path):
+    """The journal append that fails first is what the user reads; the failing result rewrite after it is not."""
+    sweep_dir = tmp_path / "sweep"
+    full = sweep(sweep_dir, app=FAULTY_APP, SWEEP_DISK_FULL_AT="6")
+    output = full.stdout + full.stderr
+    assert full.returncode == 1, output[-3000:]
+    assert f"cannot write {sweep_dir / 'journal.jsonl'}: No space left on device" in output
+    assert "Traceback" not in output
+    resumed = sweep(sweep_dir, "hydra.sweeper.resume=true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    check_sweep(sweep_dir)

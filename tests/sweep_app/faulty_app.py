@@ -5,10 +5,14 @@ kills it at the n-th time the sweep reaches ``point``:
 - ``running``: while a trial runs (the basic launcher runs it in the sweep process);
 - ``observation``: just after an outcome is journaled, before it is reported;
 - ``results``: during the rewrite of the result files (some rewritten, some not).
+
+``SWEEP_DISK_FULL_AT=n`` instead fills the disk at the sweep's n-th journal append: that append and
+every later write of the journal or the result files fail with ENOSPC, naming their path.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import runpy
 import signal
@@ -46,7 +50,33 @@ def kill_at(point: str, count: int) -> None:
     setattr(owner, name, wrapper)
 
 
+def disk_full_at(count: int) -> None:
+    appends = 0
+    append, write = _journal.Journal._append, _result_files.write_text_atomically
+
+    def full(path: Any) -> OSError:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    def journal_append(self: Any, record: Any) -> None:
+        nonlocal appends
+        appends += 1
+        if appends >= count:
+            raise full(self.path)
+        append(self, record)
+
+    def result_write(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if appends >= count:
+            raise full(path)
+        return write(path, *args, **kwargs)
+
+    _journal.Journal._append = journal_append
+    _result_files.write_text_atomically = result_write
+
+
 if __name__ == "__main__":
-    point, _, count = os.environ["SWEEP_KILL_AT"].partition(":")
-    kill_at(point, int(count))
+    if "SWEEP_DISK_FULL_AT" in os.environ:
+        disk_full_at(int(os.environ["SWEEP_DISK_FULL_AT"]))
+    else:
+        point, _, count = os.environ["SWEEP_KILL_AT"].partition(":")
+        kill_at(point, int(count))
     runpy.run_path(str(Path(__file__).with_name("app.py")), run_name="__main__")
