@@ -361,3 +361,23 @@ def test_a_run_logs_onnx_latency_and_int8_size_when_configured(tmp_path):
     assert metrics["inference_time_onnx"] > 0
     written = json.loads((tmp_path / "metrics.json").read_text())["final"]
     assert written["onnx_int8_size_mb"] == pytest.approx(metrics["onnx_int8_size_mb"])
+
+
+@pytest.mark.parametrize(("run_name", "flag"), [("pruned_run", "trust_remote_code=True"), ("unpruned_run", "")])
+def test_readme_tokenizer_line_loads_without_a_prompt_or_warning(run_name, flag, request, tmp_path):
+    """README "Use your student": AutoTokenizer.from_pretrained(student[, trust_remote_code=True]) with no
+    stdin: no "run the custom code? [y/N]" prompt and no "model of type `pruned_distilbert`" warning."""
+    student = request.getfixturevalue(run_name) / "student"
+    result = _plain_python(
+        f"""
+        import json
+        from transformers import AutoTokenizer
+        tokenizer = AutoTokenizer.from_pretrained({str(student)!r}{", " + flag if flag else ""})
+        print(MARKER + json.dumps({{"ids": tokenizer("Who wrote it?")["input_ids"]}}))
+        """,
+        tmp_path,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "[y/N]" not in output and "model of type" not in output
+    assert _result(result.stdout)["ids"][0] == 101

@@ -305,3 +305,20 @@ def test_results_do_not_depend_on_the_metrics_file_callback(tmp_path):
     saved = json.loads((tmp_path / "with" / "metrics.json").read_text())
     assert saved["history"][-1]["step"] == 7, "the final model (step 7) was evaluated"
     assert with_file["exact"] == pytest.approx(saved["final"]["exact"])
+
+
+def test_an_unreachable_hub_fails_in_seconds_naming_the_offline_presets(tmp_path):
+    """`python train.py` (hub ids) with no hub and HF_HUB_OFFLINE unset: one clear error, not a minute of
+    retries. The hub endpoint is a closed port on this machine, so nothing leaves it."""
+    env = {key: value for key, value in os.environ.items() if key not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env["HF_ENDPOINT"] = "http://127.0.0.1:9"
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "train.py", f"hydra.run.dir={tmp_path / 'run'}", f"paths.cache_dir={tmp_path / 'cache'}"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert time.monotonic() - started < 60, "no retries"
+    assert "hub (http://127.0.0.1:9) is unreachable" in output and "teacher.name_or_path='twmkn9/" in output
+    assert "experiment=smoke" in output and "HF_HUB_OFFLINE=1" in output and "Traceback" not in output

@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from lightning_distill.config.checks import require_integer
 from lightning_distill.data.datamodule import SquadDataModule
 from lightning_distill.errors import ConfigError, LightningDistillError
+from lightning_distill.hub_access import check_hub_reachable
 from lightning_distill.models.student import StudentBuild
 from lightning_distill.models.teacher_fingerprint import teacher_fingerprint
 from lightning_distill.models.vocabulary import check_checkpoint_tokenizer
@@ -152,6 +153,7 @@ def prepare(cfg: DictConfig) -> None:
     (student, optimizer, distillation weights/temperature, batch sizes, padding, precision) are
     not part of either cache key.
     """
+    check_hub_reachable(cfg)
     tokenizer = instantiate(cfg.tokenizer)
     datamodule = instantiate(cfg.data, tokenizer=tokenizer)
     teacher = TeacherSetup(cfg, tokenizer, datamodule)
@@ -164,6 +166,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     _check_objectives(cfg.get("objectives"))
     _check_deployment_measured(cfg)
     _check_evaluation_schedule(cfg.trainer)
+    check_hub_reachable(cfg)
     output_dir = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     loss = instantiate(cfg.distillation)
