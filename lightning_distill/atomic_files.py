@@ -25,6 +25,7 @@ def write_text_atomically(path: str | Path, text: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
+        os.chmod(staging, _FILE_MODE & ~_UMASK)  # mkstemp's 0600 would make every result file private
         os.replace(staging, path)
     except BaseException:
         Path(staging).unlink(missing_ok=True)
@@ -37,6 +38,7 @@ def write_json_atomically(path: str | Path, value: Any, *, allow_nan: bool = Fal
 
 
 _DIRECTORY_MODE = 0o777
+_FILE_MODE = 0o666
 
 
 def _umask() -> int:
@@ -72,3 +74,14 @@ def staged_directory(path: str | Path, *, replace: bool = False) -> Iterator[Pat
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def respect_umask(directory: str | Path) -> None:
+    """Give the files a library wrote under ``directory`` the mode the umask asks for.
+
+    transformers 5 writes ``model.safetensors`` through a private temporary file (mode 0600), so a
+    checkpoint would be unreadable to the group that shares the sweep directory.
+    """
+    for path in Path(directory).rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            os.chmod(path, _FILE_MODE & ~_UMASK)

@@ -170,6 +170,7 @@ def test_smoke_run_end_to_end(tmp_path, squad_dir):
     result = subprocess.run(
         [sys.executable, "train.py", "experiment=smoke", f"hydra.run.dir={tmp_path / 'run'}"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=2 * SMOKE_TIME_LIMIT_S, check=False,
+        preexec_fn=lambda: os.umask(0o027),
     )
     elapsed = time.perf_counter() - start
     assert result.returncode == 0, result.stderr[-3000:]
@@ -185,6 +186,10 @@ def test_smoke_run_end_to_end(tmp_path, squad_dir):
     assert all(isinstance(text, str) for text in predictions.values())
     assert (run / "student" / "config.json").is_file() and (run / "student" / "model.safetensors").is_file()
     assert (run / "csv" / "metrics.csv").is_file()
+    seeding = json.loads((run / "seeding_report.json").read_text())  # every run, also with seed_from: null
+    assert seeding["source"] is None and not seeding["seeded"] and "qa_outputs.weight" in seeding["initialized"]
+    modes = {str(path.relative_to(run)): path.stat().st_mode & 0o777 for path in run.rglob("*") if path.is_file()}
+    assert set(modes.values()) == {0o640}, f"every file as the umask (027) asks: {modes}"
 
     from lightning_distill.models.checkpoint import load_qa_model
     from lightning_distill.models.student import count_trainable_parameters

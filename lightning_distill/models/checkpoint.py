@@ -26,6 +26,7 @@ from transformers import AutoConfig, AutoModelForQuestionAnswering, PreTrainedMo
 from transformers.dynamic_module_utils import custom_object_save
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, cached_file
 
+from lightning_distill.atomic_files import respect_umask
 from lightning_distill.errors import CheckpointError, first_line
 from lightning_distill.portable.pruned_distilbert import PrunedDistilBertConfig, PrunedDistilBertForQuestionAnswering
 from lightning_distill.portable.question_answering import (
@@ -67,6 +68,7 @@ def save_qa_model(
     if tokenizer is not None:
         tokenizer.save_pretrained(directory)
         custom_object_save(SquadQuestionAnsweringPipeline, directory)
+    respect_umask(directory)
 
 
 def is_pruned(config) -> bool:

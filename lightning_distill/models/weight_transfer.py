@@ -94,8 +94,9 @@ class ShapeMismatch:
 class SeedReport:
     """What a student got from its checkpoint, so a run's log says how 'pretrained' it really is."""
 
-    source: str = ""
-    layer_seeding: str = "match"
+    source: str | None = ""
+    """The checkpoint seeded from; None: nothing was (``student.seed_from: null``), every tensor is initialized."""
+    layer_seeding: str | None = "match"
     layers: dict[int, int | None] = field(default_factory=dict)
     """student layer -> the checkpoint layer it was seeded from (None: freshly initialized)."""
     seeded: dict[str, str] = field(default_factory=dict)

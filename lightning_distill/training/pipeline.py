@@ -11,7 +11,6 @@ the cache ahead of a sweep so that every trial just reads them.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -26,6 +25,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from lightning_distill.atomic_files import write_json_atomically
 from lightning_distill.config.checks import require_integer
 from lightning_distill.data.datamodule import SquadDataModule
 from lightning_distill.errors import ConfigError, LightningDistillError
@@ -33,6 +33,7 @@ from lightning_distill.hub_access import check_hub_reachable
 from lightning_distill.models.student import StudentBuild
 from lightning_distill.models.teacher_fingerprint import teacher_fingerprint
 from lightning_distill.models.vocabulary import check_checkpoint_tokenizer
+from lightning_distill.models.weight_transfer import SeedReport
 from lightning_distill.training.distillation_module import DistillationModule
 from lightning_distill.training.precision import resolve_precision
 from lightning_distill.training.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache
@@ -71,15 +72,17 @@ def _instantiate_group(cfg: DictConfig | None, key: str) -> list[Any]:
 
 def _build_student(cfg: DictConfig, vocab_size: int, output_dir: Path) -> StudentBuild:
     build = instantiate(cfg.student, vocab_size=vocab_size)
-    if build.report is not None:
-        if any(entry.student_key == WORD_EMBEDDINGS for entry in build.report.shape_mismatch):
-            raise ConfigError(
-                f"Vocabulary mismatch: student.seed_from={cfg.student.get('seed_from')!r} has word embeddings "
-                f"of another shape than the tokenizer's {vocab_size} tokens x student.dim. Choose a seed "
-                "checkpoint with the teacher's vocabulary and hidden size (or student.seed_from=null)."
-            )
-        output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "seeding_report.json").write_text(json.dumps(build.report.as_dict(), indent=2))
+    report = build.report
+    if report is not None and any(entry.student_key == WORD_EMBEDDINGS for entry in report.shape_mismatch):
+        raise ConfigError(
+            f"Vocabulary mismatch: student.seed_from={cfg.student.get('seed_from')!r} has word embeddings "
+            f"of another shape than the tokenizer's {vocab_size} tokens x student.dim. Choose a seed "
+            "checkpoint with the teacher's vocabulary and hidden size (or student.seed_from=null)."
+        )
+    if report is None:  # seed_from: null, or a student loaded whole: nothing seeded, said as plainly
+        report = SeedReport(source=None, layer_seeding=None, initialized=list(build.model.state_dict()))
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(output_dir / "seeding_report.json", report.as_dict())
     return build
 
 
