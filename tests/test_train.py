@@ -186,6 +186,9 @@ def test_smoke_run_end_to_end(tmp_path, squad_dir):
     assert all(isinstance(text, str) for text in predictions.values())
     assert (run / "student" / "config.json").is_file() and (run / "student" / "model.safetensors").is_file()
     assert (run / "csv" / "metrics.csv").is_file()
+    log = (run / "train.log").read_text()
+    assert log.count("SQuAD features:") == 1, "the features line once per run"
+    assert f"Run finished in {run}: exact " in log and " M parameters, inference " in log
     seeding = json.loads((run / "seeding_report.json").read_text())  # every run, also with seed_from: null
     assert seeding["source"] is None and not seeding["seeded"] and "qa_outputs.weight" in seeding["initialized"]
     modes = {str(path.relative_to(run)): path.stat().st_mode & 0o777 for path in run.rglob("*") if path.is_file()}

@@ -210,10 +210,15 @@ class SquadDataModule(LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         """Featurize (or load cached features); idempotent."""
+        loaded = False
         if self.eval_features is None:
             self.eval_features, self.eval_examples = self._features("eval")
+            loaded = True
         if stage in (None, "fit") and self.train_features is None:
             self.train_features, _ = self._features("train")
+            loaded = True
+        if not loaded:  # Lightning calls setup again for each stage: say it once per split loaded
+            return
         log.info(
             "SQuAD features: %s train, %d eval (%d questions)",
             "-" if self.train_features is None else len(self.train_features),

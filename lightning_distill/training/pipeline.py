@@ -204,7 +204,21 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics = logged_metrics(trainer)
     if _evaluate_final_model(trainer, module, datamodule):
         metrics.update(logged_metrics(trainer))  # a new Lightning run starts from an empty record
+    log.info("%s", summary_line(output_dir, metrics))
     return {**metrics, "epoch": trainer.current_epoch, "global_step": trainer.global_step}
+
+
+SUMMARY_METRICS = ("exact", "f1", "HasAns_f1", "NoAns_exact", "best_f1")
+
+
+def summary_line(output_dir: Path, metrics: dict[str, float]) -> str:
+    """The end of a run in one line: where it is and its headline numbers (those it has)."""
+    parts = [f"{name} {metrics[name]:.2f}" for name in SUMMARY_METRICS if name in metrics]
+    if "num_params" in metrics:
+        parts.append(f"{metrics['num_params'] / 1e6:.2f} M parameters")
+    if "inference_time" in metrics:
+        parts.append(f"inference {metrics['inference_time']:.1f} ms/example")
+    return f"Run finished in {output_dir}: " + (", ".join(parts) if parts else "no evaluation metrics")
 
 
 def _evaluate_final_model(trainer: pl.Trainer, module: DistillationModule, datamodule: SquadDataModule) -> bool:
