@@ -19,10 +19,15 @@ from typing import Any
 from typing_extensions import Self
 
 
+CLIENT_ID = "1"
+
+
 class FakeSigOpt:
     def __init__(self, token: str) -> None:
         self.token = token
         self.experiments: dict[str, dict[str, Any]] = {}
+        self.projects: dict[str, dict[str, Any]] = {}
+        """As the real server: an experiment may name only a project that exists (client 1's)."""
         self.open_suggestions: dict[str, dict[str, Any]] = {}
         self.observations: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []
@@ -62,6 +67,10 @@ class FakeSigOpt:
     def handle(self, method: str, path: list[str], body: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
         with self.lock:
             self.requests.append((method, "/".join(path)))
+            if path[:3] == ["v1", "tokens", "self"] and method == "GET":
+                return 200, {"object": "token", "client": CLIENT_ID, "token_type": "client-api"}
+            if path[:2] == ["v1", "clients"] and path[3:4] == ["projects"] and len(path) == 4:
+                return self._projects(method, path[2], body or {})
             if path[:2] == ["v1", "experiments"] and len(path) == 2 and method == "POST":
                 return self._create_experiment(body or {})
             if path[:2] != ["v1", "experiments"] or len(path) < 3:
@@ -87,9 +96,24 @@ class FakeSigOpt:
                 return 200, _page([])
             return 404, {"message": f"no route {method} /{'/'.join(path)}"}
 
+    def _projects(self, method: str, client: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if client != CLIENT_ID:
+            return 404, {"message": f"client {client} not found"}
+        if method == "GET":
+            return 200, _page(list(self.projects.values()))
+        if method != "POST" or not body.get("id"):
+            return 400, {"message": "a project needs an id"}
+        if body["id"] in self.projects:
+            return 409, {"message": f"project {body['id']} already exists"}
+        project = {"object": "project", "id": body["id"], "name": body.get("name", body["id"]), "client": CLIENT_ID}
+        self.projects[body["id"]] = project
+        return 200, project
+
     def _create_experiment(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if not body.get("parameters") or not body.get("metrics"):
             return 400, {"message": "parameters and metrics are required"}
+        if body.get("project") is not None and body["project"] not in self.projects:
+            return 400, {"message": f"Could not assign to project `{body['project']}`, the project does not exist."}
         experiment_id = str(len(self.experiments) + 1)
         experiment = {
             **body,

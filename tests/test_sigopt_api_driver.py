@@ -83,3 +83,13 @@ def test_unknown_experiment_id_is_a_clear_error(tmp_path):
         "SigOpt has no such experiment to attach to (HTTP 404): check hydra.sweeper.experiment_id"
         in result.stdout + result.stderr
     )
+
+
+def test_a_named_project_is_created_once_then_reused(tmp_path):
+    """As on a real server: an experiment can only join an existing project, so the driver creates it."""
+    with FakeSigOpt(TOKEN) as server:
+        for name in ("first", "second"):
+            result = api_sweep(tmp_path / name, server, "hydra.sweeper.budget=1", "hydra.sweeper.project=demo")
+            assert result.returncode == 0, result.stderr[-3000:]
+        assert list(server.projects) == ["demo"]
+        assert [experiment["project"] for experiment in server.experiments.values()] == ["demo", "demo"]

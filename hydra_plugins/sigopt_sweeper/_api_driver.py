@@ -20,6 +20,7 @@ from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
 from hydra_plugins.sigopt_sweeper._trial import Observation
 
 log = logging.getLogger(__name__)
+HTTP_CONFLICT = 409
 
 T = TypeVar("T")
 UNAUTHORIZED = (401, 403)
@@ -69,11 +70,26 @@ class ApiDriver:
             else:
                 definition = self.spec.to_sigopt()
                 if self.project:
+                    self._ensure_project()
                     definition["project"] = self.project
                 experiment = self.connection.experiments().create(**definition)
         self.experiment_id = str(experiment.id)
         log.info("SigOpt experiment %s (%s)", self.experiment_id, self.api_url)
         return self.experiment_id
+
+    def _ensure_project(self) -> None:
+        """SigOpt assigns an experiment only to an existing project: create ``project`` unless it exists
+        (the official client's run factory does the same; a 409 answer means it is already there)."""
+        from sigopt.exception import ApiException
+
+        client_id = self.connection.tokens("self").fetch().client
+        try:
+            self.connection.clients(client_id).projects().create(id=self.project, name=self.project)
+        except ApiException as error:
+            if error.status_code != HTTP_CONFLICT:
+                raise
+        else:
+            log.info("Created SigOpt project %s", self.project)
 
     def restore(
         self, observations: Sequence[Observation], reported: set[int], suggestion_ids: Sequence[str] = ()
