@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The offline search (issue 21, part 3): lite (SigOpt's sigoptlite), random search and Optuna NSGA-II at the
+# same budget (32), parallelism (2, local Ray, one core per trial), space (search_space=offline), trials
+# (experiment=offline_search) and objectives (best_f1 with its threshold, trainable parameters).
+#
+#   nohup docs/results/offline-search/run_search.sh lite > outputs/offline-search/lite.log 2>&1 &
+#   nohup docs/results/offline-search/run_search.sh random > outputs/offline-search/random.log 2>&1 &
+#   nohup docs/results/offline-search/run_search.sh nsga2 > outputs/offline-search/nsga2.log 2>&1 &
+#
+# Resumable. lite: rerunning continues the journaled sweep (hydra.sweeper.resume=true after the first
+# start); nothing finished runs again, trials in flight at a stop re-run in a fresh attempt folder. Optuna:
+# the study lives in a SQLite file beside the sweep folders; each start runs in a new folder part-N and
+# asks for the trials still missing (an interrupted Optuna trial stays RUNNING in the study: lost, counted
+# in the README).
+set -uo pipefail
+cd "$(dirname "$0")/../../.."
+OUT=${OUT:-outputs/offline-search}
+BUDGET=${BUDGET:-32}
+RAY=(hydra/launcher=ray +hydra.launcher.ray.init.num_cpus=2 +hydra.launcher.ray.init.include_dashboard=false)
+mkdir -p "$OUT"
+
+case "${1:?lite | random | nsga2}" in
+  lite)
+    resume=false
+    [ -s "$OUT/lite/journal.jsonl" ] && resume=true
+    exec python train.py experiment=offline_search hparams_search=sigopt_offline "${RAY[@]}" \
+      hydra.sweeper.budget="$BUDGET" hydra.sweeper.seed=0 hydra.sweeper.resume=$resume hydra.sweep.dir="$OUT/lite"
+    ;;
+  random | nsga2)
+    preset=$([ "$1" = random ] && echo optuna_offline_random || echo optuna_offline)
+    db="$OUT/$1.db"
+    done_trials=0
+    if [ -f "$db" ]; then
+      done_trials=$(python -c "import optuna,sys; s=optuna.load_study(study_name=sys.argv[2], storage='sqlite:///'+sys.argv[1]); \
+print(sum(t.state.is_finished() for t in s.trials))" "$db" "$([ "$1" = random ] && echo offline-minilm-random || echo offline-minilm)")
+    fi
+    left=$((BUDGET - done_trials))
+    [ "$left" -le 0 ] && { echo "$1: $done_trials trials finished, budget $BUDGET reached"; exit 0; }
+    part=$(ls -d "$OUT/$1"/part-* 2>/dev/null | wc -l)
+    exec python train.py experiment=offline_search hparams_search="$preset" "${RAY[@]}" \
+      hydra.sweeper.n_trials="$left" hydra.sweeper.storage="sqlite:///$db" hydra.sweep.dir="$OUT/$1/part-$part"
+    ;;
+  *) echo "unknown search $1: lite | random | nsga2" >&2; exit 2 ;;
+esac
