@@ -18,8 +18,8 @@ from typing import Any
 
 from typing_extensions import Self
 
-
 CLIENT_ID = "1"
+MAX_CHECKPOINTS = 200
 
 
 class FakeSigOpt:
@@ -27,6 +27,8 @@ class FakeSigOpt:
         self.token = token
         self.experiments: dict[str, dict[str, Any]] = {}
         self.projects: dict[str, dict[str, Any]] = {}
+        self.training_runs: dict[str, dict[str, Any]] = {}
+        """Runs of logger=sigopt: as the real server, in an existing project, at most 200 checkpoints each."""
         """As the real server: an experiment may name only a project that exists (client 1's)."""
         self.open_suggestions: dict[str, dict[str, Any]] = {}
         self.observations: list[dict[str, Any]] = []
@@ -71,6 +73,10 @@ class FakeSigOpt:
                 return 200, {"object": "token", "client": CLIENT_ID, "token_type": "client-api"}
             if path[:2] == ["v1", "clients"] and path[3:4] == ["projects"] and len(path) == 4:
                 return self._projects(method, path[2], body or {})
+            if path[:2] == ["v1", "clients"] and path[3:4] == ["projects"] and path[5:6] == ["training_runs"]:
+                return self._create_run(method, path[4], body or {})
+            if path[:2] == ["v1", "training_runs"] and len(path) >= 3:
+                return self._training_run(method, path[2], path[3:], body or {})
             if path[:2] == ["v1", "experiments"] and len(path) == 2 and method == "POST":
                 return self._create_experiment(body or {})
             if path[:2] != ["v1", "experiments"] or len(path) < 3:
@@ -108,6 +114,36 @@ class FakeSigOpt:
         project = {"object": "project", "id": body["id"], "name": body.get("name", body["id"]), "client": CLIENT_ID}
         self.projects[body["id"]] = project
         return 200, project
+
+    def _create_run(self, method: str, project: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if method != "POST":
+            return 405, {"message": f"{method} not allowed"}
+        if project not in self.projects:
+            return 404, {"message": f"project {project} not found"}
+        run_id = str(len(self.training_runs) + 1)
+        run = {"object": "training_run", "id": run_id, "project": project, "name": body.get("name"),
+               "metadata": body.get("metadata"), "state": "active", "assignments": {}, "values": {}, "checkpoints": []}  # fmt: skip
+        self.training_runs[run_id] = run
+        return 200, run
+
+    def _training_run(self, method: str, run_id: str, rest: list[str], body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        run = self.training_runs.get(run_id)
+        if run is None:
+            return 404, {"message": f"training run {run_id} not found"}
+        if rest == ["checkpoints"] and method == "POST":
+            if len(run["checkpoints"]) >= MAX_CHECKPOINTS:
+                return 403, {"message": f"Training run {run_id} cannot exceed {MAX_CHECKPOINTS} checkpoints."}
+            checkpoint = {"object": "checkpoint", "id": str(len(run["checkpoints"]) + 1), "values": body.get("values", [])}
+            run["checkpoints"].append(checkpoint)
+            return 200, checkpoint
+        if not rest and method == "PUT":
+            for key in ("assignments", "values", "state", "metadata", "name"):
+                if key in body:
+                    run[key] = body[key]
+            return 200, run
+        if not rest and method == "GET":
+            return 200, run
+        return 404, {"message": f"no route {method} /v1/training_runs/{run_id}/{'/'.join(rest)}"}
 
     def _create_experiment(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if not body.get("parameters") or not body.get("metrics"):
@@ -219,5 +255,8 @@ def _handler(api: FakeSigOpt) -> type[BaseHTTPRequestHandler]:
 
         def do_DELETE(self) -> None:
             self._serve("DELETE")
+
+        def do_PUT(self) -> None:
+            self._serve("PUT")
 
     return Handler

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 from fake_sigopt_server import FakeSigOpt
 from test_sigopt_api_driver import TOKEN
-from conftest import REPO_ROOT
 from test_sigopt_sweeper import LOCAL_RAY, SWEEP_APP, observations, run, runs_per_trial, sweep_env
 
 FAULTY_APP = SWEEP_APP.parent / "faulty_app.py"

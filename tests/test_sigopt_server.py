@@ -113,3 +113,21 @@ def test_sigkill_mid_trial_then_resume_reports_nothing_twice(tmp_path, server):
     assert sorted(suggestions) == sorted(r["suggestion_id"] for r in records.values())
     assert not open_suggestions, "no orphan open suggestion"
     assert len(json.loads((sweep_dir / "pareto.json").read_text())["frontier"]) >= 1
+
+
+def test_logger_sigopt_records_a_training_run_on_the_real_server(tmp_path, server, monkeypatch):
+    from test_train import compose_config
+
+    from lightning_distill.training.pipeline import train
+
+    monkeypatch.setenv("SIGOPT_API_TOKEN", server["SIGOPT_API_TOKEN"])
+    monkeypatch.setenv("SIGOPT_API_URL", server["SIGOPT_API_URL"])
+    metrics = train(compose_config(["experiment=smoke", "logger=sigopt", "logger.sigopt.checkpoint_every_n_steps=2",
+                                    f"paths.cache_dir={tmp_path / 'cache'}"], tmp_path / "run"))  # fmt: skip
+    run = connection(server).training_runs(metrics["sigopt_run_id"])
+    fetched = run.fetch()
+    assert fetched.state == "completed"
+    assert fetched.assignments["student.n_layers"] == 2
+    assert fetched.values["exact"].value == pytest.approx(metrics["exact"])
+    checkpoints = list(run.checkpoints().fetch().iterate_pages())
+    assert any(value.name == "exact" for checkpoint in checkpoints for value in checkpoint.values)

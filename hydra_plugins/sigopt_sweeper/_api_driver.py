@@ -20,7 +20,6 @@ from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
 from hydra_plugins.sigopt_sweeper._trial import Observation
 
 log = logging.getLogger(__name__)
-HTTP_CONFLICT = 409
 
 T = TypeVar("T")
 UNAUTHORIZED = (401, 403)
@@ -78,17 +77,10 @@ class ApiDriver:
         return self.experiment_id
 
     def _ensure_project(self) -> None:
-        """SigOpt assigns an experiment only to an existing project: create ``project`` unless it exists
-        (the official client's run factory does the same; a 409 answer means it is already there)."""
-        from sigopt.exception import ApiException
+        """SigOpt assigns an experiment only to an existing project: create ``project`` unless it exists."""
+        from lightning_distill.sigopt_projects import ensure_project
 
-        client_id = self.connection.tokens("self").fetch().client
-        try:
-            self.connection.clients(client_id).projects().create(id=self.project, name=self.project)
-        except ApiException as error:
-            if error.status_code != HTTP_CONFLICT:
-                raise
-        else:
+        if ensure_project(self.connection, self.project)[1]:
             log.info("Created SigOpt project %s", self.project)
 
     def restore(

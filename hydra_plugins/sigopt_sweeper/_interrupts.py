@@ -16,6 +16,8 @@ import signal
 import threading
 from types import FrameType
 
+from typing_extensions import Self
+
 
 class SweepInterrupted(KeyboardInterrupt):
     """The user (or the system, SIGTERM) asked the sweep to stop."""
@@ -55,7 +57,7 @@ class InterruptWatch:
             for signum in self.SIGNALS:
                 signal.signal(signum, self._handle)
 
-    def __enter__(self) -> InterruptWatch:
+    def __enter__(self) -> Self:
         if threading.current_thread() is threading.main_thread():
             for signum in self.SIGNALS:
                 self._previous[signum] = signal.signal(signum, self._handle)

@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from typing_extensions import Self
+
 from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
 
 LOCK_NAME = ".sweep.lock"
@@ -64,7 +66,7 @@ class SweepLock:
             self._handle.close()  # closing the last descriptor releases the flock
             self._handle = None
 
-    def __enter__(self) -> SweepLock:
+    def __enter__(self) -> Self:
         self.acquire()
         return self
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from dataclasses import replace
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -287,11 +286,21 @@ class RunningSweep:
 
     def _attempt(self, trial: Trial) -> Trial:
         """The trial as launched: a re-start writes into a fresh folder ``N.attemptK``, so it never shares
-        one with an earlier start whose worker may still be running (a Ray worker outlives a killed sweep)."""
+        one with an earlier start whose worker may still be running (a Ray worker outlives a killed sweep).
+        With the api driver the trial also learns its SigOpt suggestion and experiment (environment
+        variables through ``hydra.job.env_set``), for a training-run logger to name them."""
+        extra = []
         attempt = self.starts[trial.number]
-        if attempt <= 1:
-            return trial
-        return replace(trial, overrides=[*trial.overrides, f"hydra.sweep.subdir={trial.number}.attempt{attempt}"])
+        if attempt > 1:
+            extra.append(f"hydra.sweep.subdir={trial.number}.attempt{attempt}")
+        if self.driver.name == "api":
+            experiment_id = getattr(self.driver, "experiment_id", None)
+            extra += [
+                f"++hydra.job.env_set.SIGOPT_SUGGESTION_ID={trial.suggestion_id}",
+                f"++hydra.job.env_set.SIGOPT_TRIAL={trial.number}",
+                *([f"++hydra.job.env_set.SIGOPT_EXPERIMENT_ID={experiment_id}"] if experiment_id else []),
+            ]
+        return replace(trial, overrides=[*trial.overrides, *extra]) if extra else trial
 
     def _next_trial(self) -> Trial:
         """A trial to re-run, else a new suggestion (journaled)."""

@@ -73,10 +73,10 @@ def _quiet_interrupts_until_the_sweep_starts() -> None:
 def _exit_on_known_errors() -> Iterator[None]:
     """A problem the user fixes is one clear line and exit status 2, not a stack trace."""
     from hydra_plugins.sigopt_sweeper._api_driver import SigOptAccessError
-    from hydra_plugins.sigopt_sweeper._interrupts import SweepInterrupted
-    from hydra_plugins.sigopt_sweeper._trial import disk_error
     from hydra_plugins.sigopt_sweeper._experiment import OptimizerError
+    from hydra_plugins.sigopt_sweeper._interrupts import SweepInterrupted
     from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
+    from hydra_plugins.sigopt_sweeper._trial import disk_error
     from hydra_plugins.sigopt_sweeper._trial_pool import InfrastructureError
 
     try:

@@ -16,7 +16,6 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
-
 from omegaconf.errors import InterpolationResolutionError
 
 from lightning_distill.errors import LightningDistillError, first_line

@@ -34,6 +34,7 @@ from lightning_distill.models.student import StudentBuild
 from lightning_distill.models.teacher_fingerprint import teacher_fingerprint
 from lightning_distill.models.vocabulary import check_checkpoint_tokenizer
 from lightning_distill.models.weight_transfer import SeedReport
+from lightning_distill.sigopt_logger import SigOptLogger
 from lightning_distill.training.distillation_module import DistillationModule
 from lightning_distill.training.precision import resolve_precision
 from lightning_distill.training.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache
@@ -179,6 +180,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule = instantiate(cfg.data, tokenizer=tokenizer)
     callbacks = _instantiate_group(cfg.get("callbacks"), "callbacks")
     loggers = _instantiate_group(cfg.get("logger"), "logger")
+    for logger in loggers:
+        logger.log_hyperparams(run_parameters(cfg))
 
     start = time.perf_counter()
     teacher = TeacherSetup(cfg, tokenizer, datamodule)
@@ -205,7 +208,26 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if _evaluate_final_model(trainer, module, datamodule):
         metrics.update(logged_metrics(trainer))  # a new Lightning run starts from an empty record
     log.info("%s", summary_line(output_dir, metrics))
-    return {**metrics, "epoch": trainer.current_epoch, "global_step": trainer.global_step}
+    result: dict[str, Any] = {**metrics, "epoch": trainer.current_epoch, "global_step": trainer.global_step}
+    run_ids = [logger.version for logger in loggers if isinstance(logger, SigOptLogger) and logger.version]
+    if run_ids:  # journaled with the trial's observation (Observation.metrics): which SigOpt run it was
+        result["sigopt_run_id"] = run_ids[0]
+    return result
+
+
+PARAMETER_GROUPS = ("student", "optimizer", "distillation", "data", "trainer", "seed")
+"""What a run's loggers record as its parameters: everything a trial's settings can vary."""
+
+
+def run_parameters(cfg: DictConfig) -> dict[str, Any]:
+    """The run's settings, resolved, without instantiation targets (``hparams.yaml``, SigOpt assignments)."""
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: strip(item) for key, item in value.items() if key != "_target_"}
+        return value
+
+    return {key: strip(OmegaConf.to_container(cfg[key], resolve=True)) if isinstance(cfg[key], DictConfig) else cfg[key]
+            for key in PARAMETER_GROUPS if key in cfg}  # fmt: skip
 
 
 SUMMARY_METRICS = ("exact", "f1", "HasAns_f1", "NoAns_exact", "best_f1")
