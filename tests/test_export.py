@@ -170,8 +170,13 @@ def test_onnx_export_with_int8_reports_parity_accuracy_latency_and_size(pruned_r
     out = tmp_path / "onnx"
     result = _export(str(pruned_run), "--format", "onnx", "--quantize", "int8", "--out", str(out), *QUICK_LATENCY)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "training mode" not in result.stdout + result.stderr, "the exported graph is the eval-mode model"
     for name in ("model.onnx", "model.int8.onnx", "tokenizer.json", "export_report.json"):
         assert (out / name).is_file(), name
+    snippet = (REPO_ROOT / "README.md").read_text().split("<!-- onnx-snippet -->\n```python\n")[1].split("```")[0]
+    answered = _plain_python(snippet.replace('"outputs/smoke-onnx"', repr(str(out))), tmp_path)
+    assert answered.returncode == 0, answered.stderr[-3000:]  # README's onnxruntime snippet, as written
+    assert answered.stdout.strip().startswith("'") and "[y/N]" not in answered.stdout
     report = json.loads((out / "export_report.json").read_text())
 
     assert report["parity"]["max_abs_logit_diff"] <= PARITY_TOLERANCE

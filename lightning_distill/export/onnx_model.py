@@ -60,7 +60,7 @@ def export_onnx(model: nn.Module, path: Path) -> None:
     dynamic = {"input_ids": {0: batch, 1: sequence}, "attention_mask": {0: batch, 1: sequence}}
     try:
         program = torch.onnx.export(
-            _LogitsOnly(model.eval()),
+            _LogitsOnly(model).eval(),  # the wrapper too: a module in training mode makes the exporter warn
             (example, torch.ones_like(example)),
             input_names=list(INPUT_NAMES),
             output_names=list(OUTPUT_NAMES),
