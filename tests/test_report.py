@@ -169,3 +169,36 @@ def test_non_finite_and_unreadable_inputs_do_not_stop_the_report(study_dir, tmp_
     assert group["runs"] == "2" and float(group["exact_mean"]) == pytest.approx(good) and group["exact_sd"] == ""
     skipped = (out / "report.md").read_text().split("## Skipped", 1)[1]
     assert "foreign" in skipped and "unreadable run files" in skipped
+
+
+def test_sweeps_of_different_presets_get_their_own_panels_and_a_log_axis(sweep_dir, tmp_path, monkeypatch):
+    """A smoke sweep beside one carrying the 66 M Table 1 baseline: two panels, the baseline's on a log
+    x-axis; parameters.png names the sweeps in a legend; the frontier line states the threshold."""
+    import matplotlib.figure
+
+    full = tmp_path / "full-preset"
+    shutil.copytree(sweep_dir, full)
+    pareto = json.loads((full / "pareto.json").read_text())
+    score = next(m for m in pareto["metrics"] if m["objective"] == "maximize" and m.get("strategy", "optimize") == "optimize")
+    size = next(m for m in pareto["metrics"] if m["objective"] == "minimize" and m.get("strategy", "optimize") == "optimize")
+    score["threshold"] = 0.5
+    pareto["baseline"] = {"label": "DistilBERT baseline (Table 1)", "values": {score["name"]: 67.07, size["name"]: 66364418}}
+    (full / "pareto.json").write_text(json.dumps(pareto))
+    figures = {}
+    original = matplotlib.figure.Figure.savefig
+
+    def recording_savefig(figure, path, *args, **kwargs):
+        figures[Path(path).name] = {
+            "scales": [axes.get_xscale() for axes in figure.axes if axes.get_visible()],
+            "figure_legend": [text.get_text() for legend in figure.legends for text in legend.get_texts()],
+        }
+        return original(figure, path, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", recording_savefig)
+    out = tmp_path / "report"
+    assert report_main([str(sweep_dir), str(full), "--out", str(out)]) == 0
+    assert sorted(figures["pareto.png"]["scales"]) == ["linear", "log"], "one panel per preset, the 66 M one on log x"
+    assert {sweep_dir.name, full.name} <= set(figures["parameters.png"]["figure_legend"])
+    report = (out / "report.md").read_text()
+    assert f"{score['name']} >= 0.5 (its threshold), not dominated" in report
+    assert f"{score['name']} (no threshold), not dominated" in report

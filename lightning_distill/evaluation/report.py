@@ -49,6 +49,8 @@ HIDDEN_OVERRIDES = ("hydra.", "seed=")
 LOSS_SMOOTHING_POINTS = 60
 """Training losses are per step and noisy: plotted as a moving average over ~1/60 of the run."""
 LOG_SCALE_SPAN = 100.0
+FRONT_LOG_SPAN = 10.0
+"""Sizes on a Pareto panel spanning more than a decade (a baseline beside small students) go on a log axis."""
 """A positive parameter whose values span more than this factor is plotted on a log axis."""
 PANEL_COLUMNS = 6
 UNREADABLE = (OSError, ValueError, TypeError, AttributeError, KeyError, OmegaConfBaseException)
@@ -394,13 +396,36 @@ def _completed(sweep: Sweep) -> list[dict[str, Any]]:
     return [o for o in sweep.observations if o.get("status") == "completed"]
 
 
-def plot_fronts(sweeps: Sequence[Sweep], path: Path, plt: Any) -> None:
-    figure, axes = plt.subplots(figsize=(8, 5))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    labels_done: set[str] = set()
-    for index, sweep in enumerate(sweeps):
+def front_panels(sweeps: Sequence[Sweep]) -> dict[tuple[Any, ...], list[Sweep]]:
+    """Sweeps that can share axes: the same objectives, threshold and baseline (e.g. lite, random and
+    NSGA-II over one search). Sweeps of other presets get panels of their own: a 66 M baseline on
+    the axes of a smoke search's 1 M students would squash them into one column."""
+    panels: dict[tuple[Any, ...], list[Sweep]] = {}
+    for sweep in sweeps:
         score, size = _objectives(sweep)
-        color = colors[index % len(colors)]
+        baseline = (sweep.pareto.get("baseline") or {}).get("label")
+        panels.setdefault((score["name"], size["name"], score.get("threshold"), baseline), []).append(sweep)
+    return panels
+
+
+def plot_fronts(sweeps: Sequence[Sweep], path: Path, plt: Any) -> None:
+    panels = front_panels(sweeps)
+    figure, grid = plt.subplots(1, len(panels), figsize=(8 * len(panels) if len(panels) == 1 else 6.5 * len(panels), 5),
+                                squeeze=False)  # fmt: skip
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    color_of = {id(sweep): colors[index % len(colors)] for index, sweep in enumerate(sweeps)}
+    for axes, members in zip(grid.flat, panels.values()):
+        _plot_front_panel(axes, members, color_of)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _plot_front_panel(axes: Any, sweeps: Sequence[Sweep], color_of: dict[int, str]) -> None:
+    score, size = _objectives(sweeps[0])
+    xs: list[float] = []
+    for sweep in sweeps:
+        color = color_of[id(sweep)]
         points = [(o["values"][size["name"]], o["values"][score["name"]]) for o in _completed(sweep)
                   if size["name"] in o.get("values", {}) and score["name"] in o.get("values", {})]
         if points:
@@ -409,23 +434,23 @@ def plot_fronts(sweeps: Sequence[Sweep], path: Path, plt: Any) -> None:
         if front:
             axes.step(*zip(*front), where="post", color=color, linewidth=1.2)
             axes.scatter(*zip(*front), s=40, color=color, edgecolor="black", zorder=3, label=f"{sweep.name}: front")
-        threshold = score.get("threshold")
-        if threshold is not None and f"t{threshold}" not in labels_done:
-            axes.axhline(threshold, color="gray", linestyle=":", linewidth=1, label=f"{score['name']} threshold {threshold:g}")
-            labels_done.add(f"t{threshold}")
-        baseline = sweep.pareto.get("baseline") or {}
-        values = baseline.get("values", {})
-        label = baseline.get("label", "baseline")
-        if size["name"] in values and score["name"] in values and label not in labels_done:
-            axes.scatter([values[size["name"]]], [values[score["name"]]], marker="*", s=180, color="black", zorder=4, label=label)
-            labels_done.add(label)
-    score, size = _objectives(sweeps[0])
-    axes.set(xlabel=f"{size['name']} (minimize)", ylabel=f"{score['name']} (maximize)", title="Pareto fronts")
+        xs += [x for x, _ in points]
+    threshold = score.get("threshold")
+    if threshold is not None:
+        axes.axhline(threshold, color="gray", linestyle=":", linewidth=1, label=f"{score['name']} threshold {threshold:g}")
+    baseline = sweeps[0].pareto.get("baseline") or {}
+    values = baseline.get("values", {})
+    if size["name"] in values and score["name"] in values:
+        axes.scatter([values[size["name"]]], [values[score["name"]]], marker="*", s=180, color="black", zorder=4,
+                     label=baseline.get("label", "baseline"))  # fmt: skip
+        xs.append(values[size["name"]])
+    positive = [x for x in xs if x > 0]
+    if positive and max(positive) / min(positive) > FRONT_LOG_SPAN:
+        axes.set_xscale("log")
+    axes.set(xlabel=f"{size['name']} (minimize)", ylabel=f"{score['name']} (maximize)",
+             title="Pareto fronts" + (f" ({baseline['label']})" if baseline.get("label") else ""))  # fmt: skip
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
 
 
 def plot_parameters(sweeps: Sequence[Sweep], path: Path, plt: Any, skipped: list[str]) -> int:
@@ -457,6 +482,9 @@ def plot_parameters(sweeps: Sequence[Sweep], path: Path, plt: Any, skipped: list
         axes.tick_params(labelsize=6)
     for axes in list(grid.flat)[len(names):]:
         axes.set_visible(False)
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=colors[index % len(colors)], label=sweep.name)
+               for index, sweep in enumerate(sweeps)]  # fmt: skip
+    figure.legend(handles=handles, loc="upper right", fontsize=7, title="sweep", title_fontsize=7)
     figure.supylabel(score_name, fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
@@ -484,7 +512,9 @@ def sweep_tables(sweep: Sweep, report_dir: Path) -> list[str]:
     partial = sweep.in_flight or (sweep.budget and len(sweep.observations) < sweep.budget)
     lines += [("**In progress / partial.** " if partial else "") + progress, ""]
     frontier = sorted(sweep.pareto.get("frontier", []), key=lambda o: o["values"].get(size["name"], 0))
-    lines += [f"Frontier ({len(frontier)} students, {score['name']} above its threshold, not dominated):", ""]
+    threshold = score.get("threshold")
+    meets = f"{score['name']} >= {threshold:g} (its threshold)" if threshold is not None else f"{score['name']} (no threshold)"
+    lines += [f"Frontier ({len(frontier)} students, {meets}, not dominated):", ""]
     header = ["trial", size["name"], score["name"], "f1", "inference_time", "settings", "checkpoint"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for o in frontier:
