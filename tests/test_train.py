@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -186,6 +187,10 @@ def test_smoke_run_end_to_end(tmp_path, squad_dir):
     assert all(isinstance(text, str) for text in predictions.values())
     assert (run / "student" / "config.json").is_file() and (run / "student" / "model.safetensors").is_file()
     assert (run / "csv" / "metrics.csv").is_file()
+    with (run / "metrics.csv").open() as ours, (run / "csv" / "metrics.csv").open() as lightnings:
+        evaluations = [(row["step"], row["epoch"]) for row in csv.DictReader(ours)]
+        logged = [(row["step"], float(row["epoch"])) for row in csv.DictReader(lightnings) if row.get("exact")]
+    assert logged == [(step, float(epoch)) for step, epoch in evaluations] == [("7", 1.0)], "one numbering of each evaluation"
     log = (run / "train.log").read_text()
     assert log.count("SQuAD features:") == 1, "the features line once per run"
     assert f"Run finished in {run}: exact " in log and " M parameters, inference " in log

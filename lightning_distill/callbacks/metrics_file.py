@@ -2,8 +2,9 @@
 
 Evaluation runs every epoch or every N training steps (``trainer.val_check_interval``), so a run
 has a curve of exact/f1/HasAns/NoAns and losses; ``metrics.csv`` holds that curve (one row per
-evaluation, columns ``step``, ``epoch`` (fractional: 0.5 = half-way through the first epoch) and
-every metric), ``metrics.json`` the last values (``final``) plus the same rows (``history``) and
+evaluation, columns ``step`` (training steps done), ``epoch`` (fractional: 0.5 = half-way through
+the first epoch) and every metric; every Lightning logger gets the evaluation under the same step
+and epoch), ``metrics.json`` the last values (``final``) plus the same rows (``history``) and
 ``status`` (``running`` until training ends and the final model is evaluated, then ``finished``;
 ``interrupted`` after Ctrl-C, ``failed: <exception>`` when the run raised),
 so that a report can tell a partial run from a finished one.
@@ -60,10 +61,19 @@ class MetricsFile(pl.Callback):
         write_json_atomically(self.path, document, allow_nan=True)  # a diverged run logs NaN: keep it visible
         write_text_atomically(self.curve_path, _as_csv(self.history))
 
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Number the evaluation for every logger as this file does: Lightning uses a logged ``step``
+        as the logger step (else its own count, one less: csv/metrics.csv said step 6, epoch 0 where
+        this file says step 7, epoch 1.0), and the logged ``epoch`` replaces its epoch index."""
+        if trainer.sanity_checking:
+            return
+        pl_module.log("step", float(trainer.global_step))
+        pl_module.log("epoch", self._epochs_done(trainer))
+
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        self.history.append({"step": trainer.global_step, "epoch": self._epochs_done(trainer), **self._current(trainer)})
+        self.history.append({**self._current(trainer), "step": trainer.global_step, "epoch": self._epochs_done(trainer)})
         if self.status == AWAITING_FINAL_EVALUATION:
             self.status = FINISHED
         self._write(trainer)
