@@ -94,19 +94,26 @@ def test_sweep_front_parameters_frontier_and_failures(sweep_dir, tmp_path):
     assert f"Each searched parameter ({len(searched)})" in report
 
 
+def with_full_search_settings(sweep_dir, copy, *, threshold):
+    """A copy of the smoke sweep whose pareto.json has the full search's threshold (given) and Table 1
+    baseline, as hparams_search=sigopt writes them; returns its score metric."""
+    shutil.copytree(sweep_dir, copy)
+    pareto = json.loads((copy / "pareto.json").read_text())
+    score = next(m for m in pareto["metrics"] if m["objective"] == "maximize" and m.get("strategy", "optimize") == "optimize")
+    size = next(m for m in pareto["metrics"] if m["objective"] == "minimize" and m.get("strategy", "optimize") == "optimize")
+    score["threshold"] = threshold
+    pareto["baseline"] = {"label": "DistilBERT baseline (Table 1)", "values": {score["name"]: 67.07, size["name"]: 66364418}}
+    (copy / "pareto.json").write_text(json.dumps(pareto))
+    return score
+
+
 def test_sweep_plot_draws_the_threshold_line_and_the_baseline_point(sweep_dir, tmp_path, monkeypatch):
     """The smoke preset has neither (tiny models never reach 50): a copy of its sweep gets the full
     search's threshold and Table 1 baseline in pareto.json, as hparams_search=sigopt writes them."""
     import matplotlib.figure
 
     sweep = tmp_path / "sweep-with-threshold"
-    shutil.copytree(sweep_dir, sweep)
-    pareto = json.loads((sweep / "pareto.json").read_text())
-    score = next(m for m in pareto["metrics"] if m["objective"] == "maximize" and m.get("strategy", "optimize") == "optimize")
-    size = next(m for m in pareto["metrics"] if m["objective"] == "minimize" and m.get("strategy", "optimize") == "optimize")
-    score["threshold"] = 1.5
-    pareto["baseline"] = {"label": "DistilBERT baseline (Table 1)", "values": {score["name"]: 67.07, size["name"]: 66364418}}
-    (sweep / "pareto.json").write_text(json.dumps(pareto))
+    score = with_full_search_settings(sweep_dir, sweep, threshold=1.5)
     legends = {}
     original = matplotlib.figure.Figure.savefig
 
@@ -177,13 +184,7 @@ def test_sweeps_of_different_presets_get_their_own_panels_and_a_log_axis(sweep_d
     import matplotlib.figure
 
     full = tmp_path / "full-preset"
-    shutil.copytree(sweep_dir, full)
-    pareto = json.loads((full / "pareto.json").read_text())
-    score = next(m for m in pareto["metrics"] if m["objective"] == "maximize" and m.get("strategy", "optimize") == "optimize")
-    size = next(m for m in pareto["metrics"] if m["objective"] == "minimize" and m.get("strategy", "optimize") == "optimize")
-    score["threshold"] = 0.5
-    pareto["baseline"] = {"label": "DistilBERT baseline (Table 1)", "values": {score["name"]: 67.07, size["name"]: 66364418}}
-    (full / "pareto.json").write_text(json.dumps(pareto))
+    score = with_full_search_settings(sweep_dir, full, threshold=0.5)
     figures = {}
     original = matplotlib.figure.Figure.savefig
 
