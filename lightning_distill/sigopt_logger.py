@@ -11,7 +11,9 @@ runs API), through the ``sigopt`` client:
   steps, at most ``max_checkpoints`` (the server refuses more than 200 per run): the curves are
   thinned, the evaluations kept first;
 - at the end the last evaluation's metrics become the run's values and its state ``completed``
-  (``failed`` when Lightning reports a failure or an interruption).
+  (``failed`` when Lightning reports a failure or an interruption);
+- ``sigopt_run.json`` in the run directory names the run; a trial started again after its sweep
+  was killed (in ``N.attemptK``) marks the runs of its earlier starts failed, so none stays active.
 
 The token and URL come from the environment only (``SIGOPT_API_TOKEN``, ``SIGOPT_API_URL``), never
 from config, so they never reach a saved config or log. Selecting the logger without a token is a
@@ -21,17 +23,20 @@ clear error before training. A request that fails never fails the run: it is log
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import re
 from argparse import Namespace
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pytorch_lightning.loggers.logger import Logger, rank_zero_experiment
 from pytorch_lightning.utilities import rank_zero_only
 
+from lightning_distill.atomic_files import write_json_atomically
 from lightning_distill.config.checks import require_integer
 from lightning_distill.errors import ConfigError, first_line
 from lightning_distill.sigopt_projects import ensure_project
@@ -46,6 +51,10 @@ EVALUATION_KEYS = frozenset({"exact", "f1", "best_f1", "HasAns_f1", "NoAns_exact
 SWEEP_ENV = {"suggestion": "SIGOPT_SUGGESTION_ID", "experiment": "SIGOPT_EXPERIMENT_ID", "trial": "SIGOPT_TRIAL"}
 """Set for a trial by the sweeper (``hydra.job.env_set``) so the run names its suggestion."""
 WARNINGS_PER_KIND = 3
+RUN_RECORD = "sigopt_run.json"
+"""In the run directory: the SigOpt run's id and suggestion, for a later start of the same trial."""
+ATTEMPT_SEPARATOR = ".attempt"
+"""The sweeper starts a trial again in ``N.attemptK`` (hydra_plugins/sigopt_sweeper/_sweep.py)."""
 NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -53,6 +62,7 @@ class SigOptLogger(Logger):
     def __init__(
         self,
         name: str | None = None,
+        save_dir: str | None = None,
         project: str = "lightning-distill",
         checkpoint_every_n_steps: int = 50,
         max_checkpoints: int = SERVER_CHECKPOINT_LIMIT,
@@ -78,6 +88,7 @@ class SigOptLogger(Logger):
         if self._api_url:
             self._connection.set_api_url(self._api_url)
         self._name = name
+        self._save_dir = Path(save_dir) if save_dir else None
         self._project = project
         self._every = checkpoint_every_n_steps
         self._max_checkpoints = max_checkpoints
@@ -109,6 +120,7 @@ class SigOptLogger(Logger):
             else:
                 self._run_id = str(created.id)
                 log.info("SigOpt training run %s (project %s)", self._run_id, self._project)
+                self._record_and_close_superseded()
         return self._run_id
 
     @rank_zero_only
@@ -153,6 +165,34 @@ class SigOptLogger(Logger):
 
     def _run(self) -> Any:
         return self._connection.training_runs(self._run_id)
+
+    def _record_and_close_superseded(self) -> None:
+        """Write ``sigopt_run.json`` in the run directory; close the runs of earlier starts of this trial.
+
+        A sweep killed mid-trial leaves that trial's run ``active`` forever; the resumed trial starts in a
+        fresh folder (``N.attemptK``) beside the earlier ones, so it finds their run records there and
+        marks those runs failed (their curves stay on the server, as the failed attempts they were).
+        """
+        if self._save_dir is None:
+            return
+        suggestion = os.environ.get(SWEEP_ENV["suggestion"])
+        record = {"run_id": self._run_id, "suggestion": suggestion, "project": self._project}
+        self._save_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomically(self._save_dir / RUN_RECORD, record)
+        if not suggestion:
+            return
+        trial = self._save_dir.name.split(ATTEMPT_SEPARATOR)[0]
+        for earlier in sorted(self._save_dir.parent.glob(f"{trial}*/{RUN_RECORD}")):
+            if earlier.parent == self._save_dir or earlier.parent.name.split(ATTEMPT_SEPARATOR)[0] != trial:
+                continue
+            try:
+                previous = json.loads(earlier.read_text())
+            except (OSError, ValueError):
+                continue
+            if previous.get("suggestion") == suggestion and previous.get("run_id") not in (None, self._run_id):
+                stale = self._connection.training_runs(previous["run_id"])
+                if self._request("close an earlier attempt's run", lambda run=stale: run.update(state="failed")) is not None:
+                    log.info("SigOpt run %s of an earlier start of this trial marked failed", previous["run_id"])
 
     def _room_for(self, evaluation: bool) -> bool:
         """Evaluations may use every checkpoint; thinned training points leave a tenth for them."""

@@ -90,3 +90,21 @@ def test_api_sweep_trials_name_their_suggestion_and_journal_their_run(tmp_path):
         assert run["metadata"]["suggestion"] == observation["suggestion_id"]
         assert run["metadata"]["trial"] == str(observation["trial"]) and run["state"] == "completed"
     assert TOKEN not in json.dumps(observations)
+
+
+def test_a_trial_started_again_closes_the_run_of_its_killed_start(tmp_path, server, monkeypatch):
+    """Trial 0 was killed mid-run (its run left active, its folder `0` holding sigopt_run.json); the resumed
+    start in `0.attempt2` marks that run failed: no orphan stays active on the server."""
+    monkeypatch.setenv("SIGOPT_SUGGESTION_ID", "77")
+    killed = SigOptLogger(name="trial", save_dir=str(tmp_path / "0"))
+    killed.log_metrics({"train/loss": 2.0}, step=0)  # creates the run, then the process "dies"
+    orphan = server.training_runs[killed.version]
+    assert orphan["state"] == "active" and (tmp_path / "0" / "sigopt_run.json").is_file()
+    other_trial = tmp_path / "1"
+    other_trial.mkdir()
+    (other_trial / "sigopt_run.json").write_text(json.dumps({"run_id": orphan["id"], "suggestion": "78"}))
+    resumed = SigOptLogger(name="trial", save_dir=str(tmp_path / "0.attempt2"))
+    resumed.log_metrics({"train/loss": 1.5}, step=0)
+    assert orphan["state"] == "failed" and server.training_runs[resumed.version]["state"] == "active"
+    resumed.finalize("success")
+    assert server.training_runs[resumed.version]["state"] == "completed"
