@@ -251,7 +251,7 @@ def test_a_disk_that_stays_full_stops_the_sweep_with_no_budget_spent(tmp_path):
     assert all(record["status"] == "completed" for record in check_sweep(sweep_dir).values())
 
 
-@pytest.mark.parametrize("launcher", ["basic", "ray"])
+@pytest.mark.parametrize("launcher", ["basic", pytest.param("ray", marks=pytest.mark.slow)])
 def test_ctrl_c_twice_in_one_trial_leaves_it_pending_not_failed(tmp_path, launcher):
     """Each Ctrl-C: exit 130 with one line and the resume hint; the trials in flight are no attempts."""
     sweep_dir = tmp_path / "sweep"
@@ -276,6 +276,20 @@ def test_ctrl_c_twice_in_one_trial_leaves_it_pending_not_failed(tmp_path, launch
     assert all(record["status"] == "completed" for record in records.values()), "no trial failed 'crashed'"
 
 
+@pytest.fixture(scope="module")
+def finished_sweep(tmp_path_factory):
+    """One finished 8-trial sweep of the stand-in app; tests edit copies of it."""
+    sweep_dir = tmp_path_factory.mktemp("finished") / "sweep"
+    assert sweep(sweep_dir).returncode == 0
+    return sweep_dir
+
+
+def copy_of(finished, tmp_path):
+    import shutil
+
+    return Path(shutil.copytree(finished, tmp_path / "sweep"))
+
+
 @pytest.mark.parametrize(
     ("event", "old", "new", "message"),
     [
@@ -284,9 +298,8 @@ def test_ctrl_c_twice_in_one_trial_leaves_it_pending_not_failed(tmp_path, launch
         ("observation", '"status": "completed"', '"status": "done"', "observation status='done' must be"),
     ],
 )  # fmt: skip
-def test_a_hand_edited_journal_is_one_clear_error_naming_its_line(tmp_path, event, old, new, message):
-    sweep_dir = tmp_path / "sweep"
-    assert sweep(sweep_dir).returncode == 0
+def test_a_hand_edited_journal_is_one_clear_error_naming_its_line(tmp_path, finished_sweep, event, old, new, message):
+    sweep_dir = copy_of(finished_sweep, tmp_path)
     journal = sweep_dir / "journal.jsonl"
     lines = journal.read_text().splitlines()
     index = next(i for i, line in enumerate(lines) if f'"event": "{event}"' in line and old in line)
@@ -298,9 +311,8 @@ def test_a_hand_edited_journal_is_one_clear_error_naming_its_line(tmp_path, even
     assert f"journal.jsonl:{index + 1}: {message}" in output and "Traceback" not in output
 
 
-def test_a_duplicated_observation_is_skipped_with_a_warning(tmp_path):
-    sweep_dir = tmp_path / "sweep"
-    assert sweep(sweep_dir).returncode == 0
+def test_a_duplicated_observation_is_skipped_with_a_warning(tmp_path, finished_sweep):
+    sweep_dir = copy_of(finished_sweep, tmp_path)
     journal = sweep_dir / "journal.jsonl"
     lines = journal.read_text().splitlines()
     observation = next(line for line in lines if '"event": "observation"' in line and '"trial": 3' in line)
