@@ -48,7 +48,7 @@ def run(run_dir: Path, overrides: list[str]) -> dict | None:
             subprocess.run(["rm", "-rf", str(run_dir)], check=True)
         command = [sys.executable, "train.py", "experiment=offline", *overrides, f"hydra.run.dir={run_dir}"]
         print(time.strftime("%FT%TZ", time.gmtime()), "start", run_dir, " ".join(overrides), flush=True)
-        if subprocess.run(command, cwd=ROOT).returncode != 0:
+        if subprocess.run(command, cwd=ROOT, check=False).returncode != 0:
             print(time.strftime("%FT%TZ", time.gmtime()), "FAILED", run_dir, flush=True)
             return None
         (run_dir / ".done").touch()

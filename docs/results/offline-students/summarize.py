@@ -82,7 +82,7 @@ def summary_table(rows: list[dict]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for cell, group in sorted(cells.items()):
-        def stat(metric: str) -> str:
+        def stat(metric: str, group: list[dict] = group) -> str:
             values = [float(row[metric]) for row in group]
             sd = f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else ""
             return f"{statistics.mean(values):.2f}{sd}"
