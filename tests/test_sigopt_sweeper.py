@@ -266,6 +266,9 @@ def test_task_without_the_configured_metric_stops_the_sweep_clearly(tmp_path):
             "hydra.sweeper.metrics[0].objective='up' must be one of ['maximize', ",
         ),
         ("hydra.sweeper.metrics=[]", "hydra.sweeper.metrics is empty"),
+        ("+hydra.sweeper.metrics.0.treshold=1", "hydra.sweeper.metrics[0] has unknown keys ['treshold']"),
+        ("+hydra.sweeper.baseline.colour=red", "is not a baseline point"),
+        ("hydra.sweeper.baseline.values.exact=high", "hydra.sweeper.baseline.values="),
     ],
 )
 def test_bad_sweeper_input_is_a_clear_error_before_trials(tmp_path, override, message):

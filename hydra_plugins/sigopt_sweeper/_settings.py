@@ -8,10 +8,11 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_plugins.sigopt_sweeper.config import DriverType, KeepCheckpoints, Lie
+from hydra_plugins.sigopt_sweeper.config import BaselineConf, DriverType, KeepCheckpoints, Lie
 from lightning_distill.config.checks import require_number
 from lightning_distill.errors import ConfigError
 
+BASELINE_KEYS = frozenset(BaselineConf.__dataclass_fields__)
 CHOICES: dict[str, type[Enum]] = {"driver": DriverType, "lie": Lie, "keep_checkpoints": KeepCheckpoints}
 # key -> (integer?, the bounds of lightning_distill.config.checks.require_number, what null means or None)
 RANGES: dict[str, tuple[bool, dict[str, float], str | None]] = {
@@ -67,7 +68,7 @@ def check_baseline(baseline: Any) -> None:
     if baseline is None:
         return
     hint = "set it to {label: ..., values: {metric: number, ...}} or null"
-    if not isinstance(baseline, dict) or not set(baseline) <= {"label", "values"}:
+    if not isinstance(baseline, dict) or not set(baseline) <= BASELINE_KEYS:
         raise SweepConfigError(f"hydra.sweeper.baseline={baseline!r} is not a baseline point: {hint}.")
     if not isinstance(baseline.get("label", ""), str):
         raise SweepConfigError(f"hydra.sweeper.baseline.label={baseline['label']!r} must be a string.")

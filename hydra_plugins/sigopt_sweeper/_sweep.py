@@ -244,7 +244,6 @@ class RunningSweep:
         assert self.watch is not None
         for number in sorted(self.in_flight):
             self.journal.record_interrupted(number, self.watch.signal_name)
-        self.pool.close()
         log.error(
             "sigopt sweeper: interrupted (%s); %d trials were in flight and stay pending (no attempt counted). "
             "To continue, rerun the same command with hydra.sweeper.resume=true hydra.sweep.dir=%s",
@@ -347,8 +346,7 @@ class RunningSweep:
                 self.infrastructure_streak += 1
                 if self.infrastructure_streak >= self.settings.max_infrastructure_failures:
                     broken = outcome
-                disk = (outcome.reason or "").startswith(f"{DISK}:")
-                if broken is None and disk and self.requeued[trial.number] + 1 >= self.settings.max_attempts:
+                if broken is None and _lost_to_disk(outcome) and self.requeued[trial.number] + 1 >= self.settings.max_attempts:
                     broken = outcome  # a disk that fails a trial again: stop, never report it as the trial's fault
                 if broken or self.requeued[trial.number] + 1 < self.settings.max_attempts:
                     self._requeue(trial, outcome.reason)
@@ -375,7 +373,7 @@ class RunningSweep:
                 f"(hydra.sweeper.max_infrastructure_failures={self.settings.max_infrastructure_failures}); the last: "
                 f"trial {broken.trial.number}: {broken.reason}. The sweep stopped with its unfinished trials pending: "
                 "fix the workers (image, nodes, disk, runtime env), then rerun with hydra.sweeper.resume=true."
-                if not (broken.reason or "").startswith(f"{DISK}:")
+                if not _lost_to_disk(broken)
                 else f"the disk failed trial {broken.trial.number} again: {broken.reason}. Nothing was reported to "
                 "the optimizer as the trial's fault; the sweep stopped with its unfinished trials pending: free space "
                 "(or fix the disk), then rerun with hydra.sweeper.resume=true."
@@ -445,6 +443,11 @@ class RunningSweep:
         log.info(
             "Pareto front: %d of %d observations -> %s", len(front), len(observations), self.sweep_dir / PARETO_JSON
         )
+
+
+def _lost_to_disk(outcome: TrialOutcome) -> bool:
+    """A failure ``failure_reason`` filed under ``disk:``: the machine's disk, not the trial's settings."""
+    return (outcome.reason or "").startswith(f"{DISK}:")
 
 
 class Prefetcher:

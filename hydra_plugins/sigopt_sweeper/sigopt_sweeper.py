@@ -65,7 +65,9 @@ def _quiet_interrupts_until_the_sweep_starts() -> None:
         log.error("sigopt sweeper: interrupted (%s) before this run started any trial", signal.Signals(signum).name)
         raise SystemExit(SIGNAL_EXIT_BASE + signum)
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    from hydra_plugins.sigopt_sweeper._interrupts import InterruptWatch
+
+    for signum in InterruptWatch.SIGNALS:
         signal.signal(signum, stop)
 
 
