@@ -23,11 +23,11 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from benchmarks.search.contenders import ContenderSpec, make_contender
-from benchmarks.search.hypervolume import hypervolume_curve, minimized
 from benchmarks.search.problems import PROBLEMS, Problem
 from benchmarks.search.report import write_report
 from benchmarks.search.results import CellKey, CellResult, append, finished
 from benchmarks.search.scheduler import run_search
+from lightning_distill.evaluation.hypervolume import hypervolume_curve, minimized
 
 CONFIG = Path(__file__).resolve().parent / "conf" / "search_quality.yaml"
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from benchmarks.search.hypervolume import hypervolume, hypervolume_curve, minimized
 from benchmarks.search.problems import Outcome, dtlz2, num_params, synthetic, synthetic_exact
 from benchmarks.search.results import CellKey, CellResult, append, finished, read_curves
 from benchmarks.search.scheduler import run_search
 from benchmarks.search_quality import cells
 from benchmarks.suggestion_latency import synthetic_assignments
 from hydra_plugins.sigopt_sweeper.config import SigOptSweeperConf
+from lightning_distill.evaluation.hypervolume import hypervolume, hypervolume_curve, minimized
 
 SETTINGS = OmegaConf.load("benchmarks/conf/search_quality.yaml")
 BASELINE = {

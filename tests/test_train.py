@@ -301,7 +301,9 @@ def test_a_failed_run_says_so_in_metrics_json(tmp_path):
                  "+callbacks.fault.nan_jobs=[0]"]
     with pytest.raises(NonFiniteLossError):
         train(compose_config(["experiment=smoke", "logger=[]", *nan_fault], tmp_path))
-    assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "failed: NonFiniteLossError"
+    document = json.loads((tmp_path / "metrics.json").read_text())
+    assert document["status"] == "failed: NonFiniteLossError"
+    assert "loss" in document["error"].lower()  # the message, not only the class
 
 
 def test_results_do_not_depend_on_the_metrics_file_callback(tmp_path):

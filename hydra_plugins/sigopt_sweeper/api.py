@@ -1,12 +1,14 @@
 """The plugin's public Python surface, for code that uses its parts outside a Hydra sweep
 (benchmarks, tests, notebooks): the search space and metrics as the sweeper reads them, the
-experiment they define, observations, and the in-process lite driver. Everything else (modules
-starting with ``_``) is private and may change with the sweeper.
+experiment they define, observations and the result files written from them, and the in-process
+lite driver. Everything else (modules starting with ``_``) is private and may change with the
+sweeper.
 """
 
 from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec, Suggestion
 from hydra_plugins.sigopt_sweeper._lite_driver import LiteDriver
 from hydra_plugins.sigopt_sweeper._metrics import Metric, parse_metrics
+from hydra_plugins.sigopt_sweeper._result_files import write_observations, write_pareto
 from hydra_plugins.sigopt_sweeper._search_space import Parameter, SearchSpace, parse_search_space
 from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
 from hydra_plugins.sigopt_sweeper._trial import COMPLETED, FAILED, Observation
@@ -24,4 +26,6 @@ __all__ = [
     "SweepConfigError",
     "parse_metrics",
     "parse_search_space",
+    "write_observations",
+    "write_pareto",
 ]

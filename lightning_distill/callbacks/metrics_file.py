@@ -26,6 +26,8 @@ from lightning_distill.atomic_files import write_json_atomically, write_text_ato
 CURVE_INDEX = ("step", "epoch")
 FINISHED = "finished"
 AWAITING_FINAL_EVALUATION = "evaluating the final model"
+ERROR_CHARACTERS = 500
+"""A failure's message is kept in metrics.json up to this length (an OOM message can run to pages)."""
 
 
 class MetricsFile(pl.Callback):
@@ -36,6 +38,7 @@ class MetricsFile(pl.Callback):
         self.final: dict[str, float] = {}
         self._steps_per_epoch: float | None = None
         self.status = "running"
+        self.error: str | None = None
 
     @staticmethod
     def _current(trainer: pl.Trainer) -> dict[str, float]:
@@ -57,7 +60,9 @@ class MetricsFile(pl.Callback):
 
     def _write(self, trainer: pl.Trainer) -> None:
         self.final = {**self.final, **self._current(trainer), "epoch": trainer.current_epoch, "global_step": trainer.global_step}
-        document = {"status": self.status, "final": self.final, "history": self.history}
+        document: dict[str, object] = {"status": self.status, "final": self.final, "history": self.history}
+        if self.error:  # what failed, for readers without the sweep's log (an exported Optuna study, the report)
+            document["error"] = self.error
         write_json_atomically(self.path, document, allow_nan=True)  # a diverged run logs NaN: keep it visible
         write_text_atomically(self.curve_path, _as_csv(self.history))
 
@@ -81,6 +86,7 @@ class MetricsFile(pl.Callback):
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         """Lightning skips ``on_train_end`` when training stops on an exception: say so on disk."""
         self.status = "interrupted" if isinstance(exception, KeyboardInterrupt) else f"failed: {type(exception).__name__}"
+        self.error = str(exception)[:ERROR_CHARACTERS] or None
         self._write(trainer)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -17,5 +17,6 @@ class ParameterCount(pl.Callback):
         self.num_params = count_trainable_parameters(pl_module.student)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.num_params is not None:
-            pl_module.log("num_params", float(self.num_params))
+        if self.num_params is None:  # validation without fitting (a saved student re-scored)
+            self.num_params = count_trainable_parameters(pl_module.student)
+        pl_module.log("num_params", float(self.num_params))

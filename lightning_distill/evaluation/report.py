@@ -12,8 +12,11 @@ that could not be used is listed under "Skipped" with the reason.
   other groups. Curves per group: total/soft/hard training loss per step (Lightning's CSV log) and
   exact/f1/HasAns_exact/NoAns_exact per evaluation (``metrics.csv``), one line per seed.
 - Sweeps: the Pareto front of the two optimized metrics (exact vs trainable parameters) with
-  every sweep overlaid, the threshold line and the baseline point; one panel per searched
-  parameter against exact; the frontier students and the failed trials as tables.
+  every sweep overlaid, the threshold line and the baseline point (the sweep's own, or a run given
+  with ``--baseline``); hypervolume after each observation (reference point stated); the trial
+  times; one panel per searched parameter against the score; the frontier students and the failed
+  trials as tables. Optuna searches are read after ``lightning_distill.evaluation.optuna_sweep``
+  has written them as sweep directories.
 
 Plots use matplotlib's Agg backend (no display needed).
 """
@@ -36,6 +39,8 @@ from typing import Any
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from lightning_distill.evaluation.hypervolume import hypervolume_curve
+
 SWEEP_FILES = ("observations.jsonl", "journal.jsonl")
 RUN_FILES = ("metrics.json", "metrics.csv")
 CURVE_METRICS = ("exact", "f1", "HasAns_exact", "NoAns_exact")
@@ -53,6 +58,9 @@ FRONT_LOG_SPAN = 10.0
 """Sizes on a Pareto panel spanning more than a decade (a baseline beside small students) go on a log axis."""
 """A positive parameter whose values span more than this factor is plotted on a log axis."""
 PANEL_COLUMNS = 6
+REFERENCE_SIZE_MARGIN = 1.05
+"""Hypervolume's reference size: 5 % above the largest student on the panel (trials and baseline), so
+the largest one still adds area when it is good enough (and the issue's "+5 % of the baseline's size")."""
 UNREADABLE = (OSError, ValueError, TypeError, AttributeError, KeyError, OmegaConfBaseException)
 """What a malformed or foreign metrics.json / pareto.json / config.yaml raises while being read."""
 
@@ -94,6 +102,15 @@ class Sweep:
     @property
     def in_flight(self) -> int:
         return max(self.suggested - len(self.observations), 0)
+
+    @property
+    def lost(self) -> list[Any]:
+        """Trials a stopped start left unfinished and the searcher never re-ran (exported Optuna studies)."""
+        return list((self.pareto or {}).get("lost_trials", []))
+
+    def in_order(self) -> list[dict[str, Any]]:
+        """Observations in the order they finished (trial number where a finish time is missing)."""
+        return sorted(self.observations, key=lambda o: (o.get("finished_at") is None, o.get("finished_at") or 0, o.get("trial", 0)))
 
 
 @dataclass
@@ -453,6 +470,82 @@ def _plot_front_panel(axes: Any, sweeps: Sequence[Sweep], color_of: dict[int, st
     axes.legend(fontsize=7)
 
 
+def reference_point(sweeps: Sequence[Sweep]) -> tuple[float, float] | None:
+    """(score, size) bounding a panel's hypervolume: the score's threshold (else the lowest score seen)
+    and ``REFERENCE_SIZE_MARGIN`` x the largest size on the panel (trials and baseline)."""
+    score, size = _objectives(sweeps[0])
+    points = [o["values"] for sweep in sweeps for o in _completed(sweep) if score["name"] in o.get("values", {}) and size["name"] in o["values"]]
+    baseline = (sweeps[0].pareto.get("baseline") or {}).get("values", {})
+    sizes = [p[size["name"]] for p in points] + ([baseline[size["name"]]] if size["name"] in baseline else [])
+    if not sizes:
+        return None
+    floor = score.get("threshold")
+    if floor is None:
+        floor = min(p[score["name"]] for p in points) if points else baseline[score["name"]]
+    return float(floor), REFERENCE_SIZE_MARGIN * max(sizes)
+
+
+def hypervolume_after_each(sweep: Sweep, reference: tuple[float, float]) -> list[float]:
+    """Hypervolume (score points x size units) after each observation, failed ones adding nothing."""
+    score, size = _objectives(sweep)
+    costs = [(-o["values"][score["name"]], o["values"][size["name"]]) if o.get("status") == "completed"
+             and score["name"] in o.get("values", {}) and size["name"] in o["values"] else None for o in sweep.in_order()]  # fmt: skip
+    return hypervolume_curve(costs, (-reference[0], reference[1]))
+
+
+def plot_hypervolume(panels: dict[tuple[Any, ...], list[Sweep]], path: Path, plt: Any, out: Path) -> list[str]:
+    figure, grid = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4), squeeze=False)
+    lines = ["| sweep | observations | hypervolume at the end | reference point |", "|---|---|---|---|"]
+    rows = [["sweep", "observation", "hypervolume", "reference_score", "reference_size"]]
+    for axes, members in zip(grid.flat, panels.values()):
+        score, size = _objectives(members[0])
+        reference = reference_point(members)
+        if reference is None:
+            continue
+        for sweep in members:
+            curve = hypervolume_after_each(sweep, reference)
+            axes.plot(range(1, len(curve) + 1), curve, marker="o", markersize=3, label=sweep.name)
+            rows += [[sweep.name, index + 1, value, reference[0], reference[1]] for index, value in enumerate(curve)]
+            stated = f"{score['name']} {reference[0]:g}, {size['name']} {reference[1]:,.0f}"
+            lines.append(f"| `{sweep.name}` | {len(curve)} | {curve[-1] if curve else 0:,.4g} | {stated} |")
+        axes.set(xlabel="observations (in the order they finished)", ylabel=f"hypervolume ({score['name']} x {size['name']})",
+                 title=f"reference: {score['name']} {reference[0]:g}, {size['name']} {reference[1]:.4g}")  # fmt: skip
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    with (out / "hypervolume.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return lines
+
+
+def trial_minutes(sweep: Sweep) -> list[float]:
+    return [o["duration_s"] / 60 for o in sweep.observations if _number(o.get("duration_s")) is not None]
+
+
+def plot_trial_times(sweeps: Sequence[Sweep], path: Path, plt: Any) -> list[str]:
+    """Each sweep's trial durations (the trial's own wall time: start of its run to its result)."""
+    figure, axes = plt.subplots(figsize=(1.6 * len(sweeps) + 3, 3.6))
+    data = [trial_minutes(sweep) for sweep in sweeps]
+    axes.boxplot([minutes or [math.nan] for minutes in data], showfliers=False)
+    for index, minutes in enumerate(data, start=1):
+        axes.scatter([index] * len(minutes), minutes, s=10, alpha=0.5)
+    axes.set_xticks(range(1, len(sweeps) + 1), [sweep.name for sweep in sweeps], fontsize=8)
+    axes.set(ylabel="minutes per trial", title="trial times")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    lines = ["| sweep | trials timed | median min | p90 min | max min | total trial-hours |", "|---|---|---|---|---|---|"]
+    for sweep, minutes in zip(sweeps, data):
+        if minutes:
+            ordered = sorted(minutes)
+            p90 = ordered[min(len(ordered) - 1, math.ceil(0.9 * len(ordered)) - 1)]
+            lines.append(f"| `{sweep.name}` | {len(minutes)} | {statistics.median(minutes):.1f} | {p90:.1f} | {max(minutes):.1f} | {sum(minutes) / 60:.2f} |")
+    return lines
+
+
 def plot_parameters(sweeps: Sequence[Sweep], path: Path, plt: Any, skipped: list[str]) -> int:
     score_name = _objectives(sweeps[0])[0]["name"]
     names = sorted({name for sweep in sweeps for o in _completed(sweep) for name in o.get("assignments", {})})
@@ -508,7 +601,8 @@ def sweep_tables(sweep: Sweep, report_dir: Path) -> list[str]:
     failed = [o for o in sweep.observations if o.get("status") == "failed"]
     budget = f" of a budget of {sweep.budget}" if sweep.budget else ""
     progress = (f"{len(sweep.observations)} observations{budget}: {len(_completed(sweep))} completed, {len(failed)} failed"
-                f"{f', {sweep.in_flight} in flight' if sweep.in_flight else ''}.")
+                f"{f', {sweep.in_flight} in flight' if sweep.in_flight else ''}"
+                f"{f', {len(sweep.lost)} lost (trials {sweep.lost}: started, never finished, not re-run)' if sweep.lost else ''}.")
     partial = sweep.in_flight or (sweep.budget and len(sweep.observations) < sweep.budget)
     lines += [("**In progress / partial.** " if partial else "") + progress, ""]
     frontier = sorted(sweep.pareto.get("frontier", []), key=lambda o: o["values"].get(size["name"], 0))
@@ -537,7 +631,26 @@ def sweep_tables(sweep: Sweep, report_dir: Path) -> list[str]:
 # -- the report --------------------------------------------------------------------------------
 
 
-def write_report(paths: Sequence[Path], out: Path, title: str = "lightning-distill report", command: str | None = None) -> Path:
+def _baseline_line(sweep: Sweep) -> str:
+    score, size = _objectives(sweep)
+    baseline = sweep.pareto["baseline"]
+    values = baseline.get("values", {})
+    shown = ", ".join(f"{m['name']} {_format(_number(values.get(m['name'])), m['name'])}" for m in (score, size) if m["name"] in values)
+    return f"Baseline point (`{baseline.get('label', 'baseline')}`): {shown or 'no value of the optimized metrics'}.\n"
+
+
+def load_baseline(spec: str) -> dict[str, Any]:
+    """``RUN_DIR[=LABEL]``: a run's final metrics as the sweeps' baseline point."""
+    directory, _, label = spec.partition("=")
+    metrics = Path(directory) / "metrics.json"
+    if not metrics.is_file():
+        raise ValueError(f"--baseline {spec}: {metrics} does not exist (give a finished run's directory)")
+    final = json.loads(metrics.read_text()).get("final", {})
+    return {"label": label or Path(directory).name, "values": {k: v for k, v in final.items() if _number(v) is not None}}
+
+
+def write_report(paths: Sequence[Path], out: Path, title: str = "lightning-distill report", command: str | None = None,
+                 baseline: dict[str, Any] | None = None) -> Path:  # fmt: skip
     import matplotlib
 
     matplotlib.use("Agg")
@@ -582,9 +695,20 @@ def write_report(paths: Sequence[Path], out: Path, title: str = "lightning-disti
     found.skipped += [f"`{sweep.path}`: no pareto.json with a maximized and a minimized optimized metric; sweep left out"
                       for sweep in found.sweeps if sweep not in usable]
     if usable:
+        for sweep in usable:
+            if baseline and not sweep.pareto.get("baseline"):
+                sweep.pareto["baseline"] = baseline
         plot_fronts(usable, out / "pareto.png", plt)
         panels = plot_parameters(usable, out / "parameters.png", plt, found.skipped)
         lines += ["## Sweeps", "", "![Pareto fronts](pareto.png)", ""]
+        lines += [_baseline_line(sweep) for sweep in usable[:1] if sweep.pareto.get("baseline")]
+        hypervolume = plot_hypervolume(front_panels(usable), out / "hypervolume.png", plt, out)
+        explained = (f"The area each sweep's completed trials dominate, bounded by the reference point (the score's threshold; "
+                     f"the size {REFERENCE_SIZE_MARGIN:g} x the largest student on the panel), after each observation in the "
+                     "order they finished ([hypervolume.csv](hypervolume.csv)):")  # fmt: skip
+        lines += ["### Hypervolume", "", explained, "", "![hypervolume](hypervolume.png)", "", *hypervolume, ""]
+        times = plot_trial_times(usable, out / "trial_times.png", plt)
+        lines += ["### Trial times", "", "![trial times](trial_times.png)", "", *times, ""]
         if panels:
             lines += [f"Each searched parameter ({panels}) against {_objectives(usable[0])[0]['name']}, completed trials:", "",
                       "![parameters](parameters.png)", ""]
@@ -621,9 +745,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("dirs", nargs="+", type=Path, help="run directories, sweep directories, or directories above them")
     parser.add_argument("--out", type=Path, required=True, help="directory for report.md, PNGs and CSVs")
     parser.add_argument("--title", default="lightning-distill report")
+    parser.add_argument("--baseline", metavar="RUN_DIR[=LABEL]",
+                        help="a finished run drawn as the baseline point on sweeps that have none of their own")  # fmt: skip
     args = parser.parse_args(argv)
+    try:
+        baseline = load_baseline(args.baseline) if args.baseline else None
+    except ValueError as error:
+        parser.error(str(error))
     command = "python -m lightning_distill.evaluation.report " + " ".join(str(p) for p in args.dirs) + f" --out {args.out}"
-    report = write_report(args.dirs, args.out, args.title, command)
+    command += f" --baseline {args.baseline}" if args.baseline else ""
+    report = write_report(args.dirs, args.out, args.title, command, baseline)
     print(f"wrote {report}")
     return 0
 

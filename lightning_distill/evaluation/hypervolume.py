@@ -1,16 +1,18 @@
 """Two-objective hypervolume: the area a front dominates up to a reference point.
 
-The search quality benchmark scores a search by it (issue 11): it rewards both reaching far along
-each objective and covering the trade-off, and it is zero until a trial beats the reference point
-on both objectives, so trials below the exact threshold or larger than the largest model add
-nothing.
+The search quality benchmark and the report score a search by it: it rewards both reaching far
+along each objective and covering the trade-off, and it is zero until a trial beats the reference
+point on both objectives, so trials below the score threshold or larger than the reference size
+add nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from hydra_plugins.sigopt_sweeper.api import Metric
+if TYPE_CHECKING:  # the sweeper's metric type; the sweeper itself imports lightning_distill
+    from hydra_plugins.sigopt_sweeper.api import Metric
 
 Point = tuple[float, float]
 

@@ -1,0 +1,114 @@
+"""An Optuna search (hydra-optuna-sweeper) exported as a sweep directory, then reported beside others.
+
+One real tiny Optuna sweep in two starts (the second resumes the study in a new folder, where
+hydra-optuna-sweeper numbers its jobs from 0 again), a NaN-injected failed trial, and a trial left
+RUNNING in the study as a stopped start leaves it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from test_sigopt_sweeper import run
+
+from lightning_distill.evaluation.optuna_sweep import main as export_main
+from lightning_distill.evaluation.report import main as report_main
+
+STUDY = "lightning-distill"
+
+
+def optuna_sweep(sweep_dir, cache_dir, storage, n_trials, *extra):
+    return run(
+        [
+            "train.py",
+            "-m",
+            "experiment=smoke",
+            "hparams_search=optuna_pareto",
+            "logger=[]",
+            f"hydra.sweeper.n_trials={n_trials}",
+            "hydra.sweeper.n_jobs=1",
+            "hydra.sweeper.sampler.seed=0",
+            f"hydra.sweeper.storage={storage}",
+            f"hydra.sweep.dir={sweep_dir}",
+            f"paths.cache_dir={cache_dir}",
+            *extra,
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def optuna_search(tmp_path_factory):
+    root = tmp_path_factory.mktemp("optuna")
+    storage = f"sqlite:///{root / 'study.db'}"
+    cache = root / "cache"
+    nan_in_job_1 = ["+callbacks.fault._target_=fault_injection.FaultInjection", "+callbacks.fault.job_num=${hydra:job.num}",
+                    "+callbacks.fault.nan_jobs=[1]"]  # fmt: skip
+    first = optuna_sweep(root / "part-0", cache, storage, 3, *nan_in_job_1)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = optuna_sweep(root / "part-1", cache, storage, 1)
+    assert second.returncode == 0, second.stderr[-3000:]
+    import optuna
+
+    study = optuna.load_study(study_name=STUDY, storage=storage)
+    study.ask()  # a trial a stopped start would leave RUNNING
+    return root, storage, study
+
+
+def test_export_joins_trials_to_their_runs_across_starts(optuna_search, tmp_path):
+    root, storage, study = optuna_search
+    out = tmp_path / "optuna"
+    assert export_main([storage, STUDY, str(root / "part-0"), str(root / "part-1"), "--out", str(out)]) == 0
+    records = {record["trial"]: record for record in map(json.loads, (out / "observations.jsonl").read_text().splitlines())}
+    assert sorted(records) == [0, 1, 2, 3]
+    assert records[1]["status"] == "failed"
+    assert records[1]["reason"].startswith("failed: NonFiniteLossError: training loss is nan")
+    trials = {trial.number: trial for trial in study.get_trials()}
+    for number in (0, 2, 3):
+        record = records[number]
+        assert record["status"] == "completed"
+        assert record["assignments"] == trials[number].params
+        assert [record["values"]["exact"], record["values"]["num_params"]] == pytest.approx(trials[number].values)
+        assert "f1" in record["values"] and "inference_time" in record["values"]  # stored metrics, from the run
+        assert record["duration_s"] > 0
+    # trial 3 ran in the second start, as its job 0: the join is by parameters, not job number
+    assert records[3]["output_dir"] == str(root / "part-1" / "0")
+    assert records[2]["output_dir"] == str(root / "part-0" / "2")
+    pareto = json.loads((out / "pareto.json").read_text())
+    assert [metric["name"] for metric in pareto["metrics"]][:2] == ["exact", "num_params"]
+    assert pareto["lost_trials"] == [4] and pareto["failed"] == 1 and pareto["completed"] == 3
+    assert all(entry["checkpoint"].endswith("student") for entry in pareto["frontier"])
+    with open(out / "observations.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 4
+
+
+def test_report_overlays_the_export_with_hypervolume_trial_times_and_baseline(optuna_search, tmp_path):
+    root, storage, _ = optuna_search
+    sweeps = tmp_path / "sweeps"
+    assert export_main([storage, STUDY, str(root / "part-0"), str(root / "part-1"), "--out", str(sweeps / "optuna")]) == 0
+    baseline_run = root / "part-0" / "0"
+    out = tmp_path / "report"
+    assert report_main([str(sweeps), "--out", str(out), "--baseline", f"{baseline_run}=job 0"]) == 0
+    report = (out / "report.md").read_text()
+    assert "1 lost (trials [4]" in report
+    assert "| `optuna` | 4 |" in report  # hypervolume table: observations, the failed one included
+    with open(out / "hypervolume.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["observation"]) for row in rows] == [1, 2, 3, 4]
+    hypervolumes = [float(row["hypervolume"]) for row in rows]
+    records = [json.loads(line) for line in (sweeps / "optuna" / "observations.jsonl").read_text().splitlines()]
+    in_order = sorted(records, key=lambda record: record["finished_at"])
+    failed_at = next(index for index, record in enumerate(in_order) if record["status"] == "failed")
+    assert hypervolumes == sorted(hypervolumes)
+    assert hypervolumes[failed_at] == (hypervolumes[failed_at - 1] if failed_at else 0.0)  # a failed trial adds nothing
+    largest = max(record["values"]["num_params"] for record in records if record["status"] == "completed")
+    assert float(rows[0]["reference_size"]) == pytest.approx(1.05 * largest)
+    for picture in ("pareto.png", "hypervolume.png", "trial_times.png"):
+        assert (out / picture).stat().st_size > 5_000
+    assert "Baseline point (`job 0`)" in report
+
+
+def test_export_errors_name_what_is_missing(tmp_path, capsys):
+    assert export_main([f"sqlite:///{tmp_path / 'none.db'}", STUDY, str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "no trial run directories" in capsys.readouterr().err
