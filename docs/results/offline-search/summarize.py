@@ -1,0 +1,220 @@
+"""The offline search's report (issue 21, part 3), from the sweeps under outputs/offline-search/.
+
+    python docs/results/offline-search/summarize.py [--rescore]
+
+1. exports the Optuna studies (random, nsga2) as sweep directories (lightning_distill.evaluation.optuna_sweep);
+2. runs the report over lite, random and NSGA-II with the 6L/12H baseline point (fronts, hypervolume vs
+   observations, trial times, frontier students, failures) into docs/results/offline-search/report/;
+3. suggestion latency: lite's from its log ("waited X s"), Optuna's from its study (a batch's ask time
+   after the previous batch's tell);
+4. resumes: what each sweep started more than once, lost or repeated;
+5. with --rescore: every frontier student and the baseline re-scored on all of split B
+   (lightning_distill.evaluation.rescore, data.max_eval_examples=null; resumable, one at a time);
+6. the issue's targets against the baseline; summary.md and the CSVs behind every table.
+
+The sweeps' small files (observations, pareto.json, lite's journal) are copied to sweeps/<name>/ with
+the repository root taken out of their paths; trial folders (checkpoints) stay in outputs/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import shutil
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[3]
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from lightning_distill.evaluation.optuna_sweep import export
+from lightning_distill.evaluation.report import load_baseline, write_report
+
+STUDIES = {"random": "offline-minilm-random", "nsga2": "offline-minilm"}
+BASELINE = "baseline-L6H12"
+SCORE, SIZE = "best_f1", "num_params"
+SMALLER = 0.70  # target 1: >= 30 % smaller than the baseline at >= its objective
+POINTS, LARGER = 2.0, 1.05  # target 2: >= +2 points of the objective at <= +5 % of its size
+WAITED = re.compile(r"trial (\d+) suggested \(waited ([0-9.]+) s\)")
+FULL_SPLIT_B = ["data.max_eval_examples=null"]
+RESCORED_METRICS = ("best_f1", "exact", "f1", "HasAns_f1", "NoAns_exact", "best_exact", "total")
+
+
+def sweep_dirs(out: Path) -> dict[str, Path]:
+    found = {}
+    if (out / "lite" / "observations.jsonl").is_file():
+        found["lite"] = out / "lite"
+    for name, study in STUDIES.items():
+        db = out / f"{name}.db"
+        parts = sorted((out / name).glob("part-*"))
+        if db.is_file() and parts:
+            export(f"sqlite:///{db}", study, parts, out / "export" / name)
+            found[name] = out / "export" / name
+    return found
+
+
+def observations(sweep: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (sweep / "observations.jsonl").read_text().splitlines() if line.strip()]
+
+
+def lite_latency(log: Path) -> list[float]:
+    return [float(match.group(2)) for match in WAITED.finditer(log.read_text(errors="replace"))] if log.is_file() else []
+
+
+def optuna_latency(db: Path, study_name: str) -> list[float]:
+    """Seconds from a batch's tell (its trials' completion) to the next batch's ask (their start)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    trials = [t for t in optuna.load_study(study_name=study_name, storage=f"sqlite:///{db}").get_trials(deepcopy=False)
+              if t.datetime_start is not None]  # fmt: skip
+    batches: dict[Any, list[Any]] = {}
+    for trial in trials:
+        batches.setdefault(trial.datetime_start.replace(microsecond=0), []).append(trial)
+    waits, previous_end = [], None
+    for start in sorted(batches):
+        ends = [t.datetime_complete for t in batches[start] if t.datetime_complete is not None]
+        first = min(t.datetime_start for t in batches[start])
+        if previous_end is not None and first >= previous_end:
+            waits.append((first - previous_end).total_seconds())
+        previous_end = max(ends) if ends else None
+    return waits
+
+
+def resume_accounting(out: Path, sweeps: dict[str, Path]) -> list[dict[str, Any]]:
+    rows = []
+    if "lite" in sweeps:
+        journal = [json.loads(line) for line in (out / "lite" / "journal.jsonl").read_text().splitlines() if line.strip()]
+        starts: dict[int, int] = {}
+        for record in journal:
+            if record.get("event") == "started":
+                starts[record["trial"]] = starts.get(record["trial"], 0) + 1
+        observed = [record["trial"] for record in journal if record.get("event") == "observation"]
+        rows.append({"sweep": "lite", "starts_of_the_search": 1 + sum(1 for line in _log_lines(out / "lite.log") if "Resuming" in line),
+                     "observations": len(observed), "observed_twice": len(observed) - len(set(observed)),
+                     "trials_restarted": sum(1 for count in starts.values() if count > 1),
+                     "restarted": ", ".join(f"{t} (x{c})" for t, c in sorted(starts.items()) if c > 1), "lost": 0})  # fmt: skip
+    for name in STUDIES:
+        if name in sweeps:
+            pareto = json.loads((sweeps[name] / "pareto.json").read_text())
+            rows.append({"sweep": name, "starts_of_the_search": len(list((out / name).glob("part-*"))),
+                         "observations": pareto["observations"], "observed_twice": 0, "trials_restarted": 0,
+                         "restarted": "", "lost": len(pareto.get("lost_trials", []))})  # fmt: skip
+    return rows
+
+
+def _log_lines(path: Path) -> list[str]:
+    return path.read_text(errors="replace").splitlines() if path.is_file() else []
+
+
+def rescore_frontier(out: Path, sweeps: dict[str, Path]) -> list[dict[str, Any]]:
+    from lightning_distill.evaluation.rescore import rescore
+
+    todo = [("baseline", "-", out / BASELINE, None)]
+    for name, sweep in sweeps.items():
+        for entry in json.loads((sweep / "pareto.json").read_text()).get("frontier", []):
+            todo.append((name, entry["trial"], Path(entry["output_dir"]), entry["values"]))
+    rows = []
+    for name, trial, run_dir, values in todo:
+        target = out / "rescored" / f"{name}-{trial}"
+        if not (target / "metrics.json").is_file():
+            print(f"re-scoring {run_dir} on all of split B -> {target}", flush=True)
+            rescore(run_dir, target, FULL_SPLIT_B)
+        full = json.loads((target / "metrics.json").read_text())["final"]
+        if values is None:
+            values = json.loads((run_dir / "metrics.json").read_text())["final"]
+        rows.append({"sweep": name, "trial": trial, SIZE: int(full[SIZE]), f"{SCORE}_slice": round(values[SCORE], 2),
+                     **{f"{m}_full": round(full[m], 2) for m in RESCORED_METRICS}})  # fmt: skip
+    return rows
+
+
+def targets(sweeps: dict[str, Path], baseline: dict[str, float]) -> list[str]:
+    """Each target per sweep: met or missed, and the best score within the target's size limit."""
+    size, score = baseline[SIZE], baseline[SCORE]
+    goals = [(f"{SCORE} >= {score:.2f} at <= {SMALLER * size / 1e6:.2f} M (30 % smaller)", SMALLER * size, score),
+             (f"{SCORE} >= {score + POINTS:.2f} at <= {LARGER * size / 1e6:.2f} M (+5 %)", LARGER * size, score + POINTS)]  # fmt: skip
+    lines = []
+    for label, size_limit, score_min in goals:
+        for name, sweep in sweeps.items():
+            within = [o for o in observations(sweep) if o["status"] == "completed" and o["values"][SIZE] <= size_limit]
+            hits = [o for o in within if o["values"][SCORE] >= score_min]
+            best = max(within, key=lambda o: o["values"][SCORE], default=None)
+            closest = f"trial {best['trial']}: {best['values'][SCORE]:.2f} at {best['values'][SIZE] / 1e6:.2f} M" if best else "no trial that small"
+            lines.append(f"| {label} | `{name}` | {'**met**' if hits else 'missed'} ({len(hits)} trials) | {closest} |")
+    return lines
+
+
+def publish_sweep(src: Path, dst: Path) -> None:
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("observations.jsonl", "observations.csv", "pareto.json", "journal.jsonl"):
+        if (src / name).is_file():
+            (dst / name).write_text((src / name).read_text().replace(str(ROOT) + "/", ""))
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def table(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return ["(none)"]
+    return ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] + ["| " + " | ".join(str(v) for v in row.values()) + " |" for row in rows]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "outputs" / "offline-search")
+    parser.add_argument("--rescore", action="store_true", help="re-score frontier students on all of split B (minutes each)")
+    args = parser.parse_args()
+    out = args.out_dir
+    sweeps = sweep_dirs(out)
+    if not sweeps:
+        raise SystemExit(f"no sweep with observations under {out}")
+    baseline = load_baseline(f"{out / BASELINE}=6L/12H baseline (search recipe)")
+    report_dir = HERE / "report"
+    shutil.rmtree(report_dir, ignore_errors=True)
+    write_report(list(sweeps.values()), report_dir, "The offline search: lite, random and NSGA-II",
+                 "python docs/results/offline-search/summarize.py", baseline)  # fmt: skip
+    report = report_dir / "report.md"
+    report.write_text(report.read_text().replace(str(ROOT) + "/", ""))
+    for name, sweep in sweeps.items():
+        publish_sweep(sweep, HERE / "sweeps" / name)
+
+    latency = {"lite": lite_latency(out / "lite.log")}
+    latency |= {name: optuna_latency(out / f"{name}.db", study) for name, study in STUDIES.items() if name in sweeps}
+    latency_rows = [{"sweep": name, "suggestions": len(waits), "median_s": round(statistics.median(waits), 3) if waits else "",
+                     "max_s": round(max(waits), 3) if waits else ""} for name, waits in latency.items()]  # fmt: skip
+    write_csv(HERE / "latency.csv", latency_rows)
+    resumes = resume_accounting(out, sweeps)
+    write_csv(HERE / "resumes.csv", resumes)
+    rescored = rescore_frontier(out, sweeps) if args.rescore else []
+    write_csv(HERE / "frontier_split_b.csv", rescored)
+
+    lines = ["# The offline search: summary", "", "Generated by `python docs/results/offline-search/summarize.py"
+             + (" --rescore`." if args.rescore else "`."), "", (f"Sweeps: {', '.join(f'`{n}`' for n in sweeps)}. "
+             "Fronts, hypervolume, trial times, frontier students and failures: [report/report.md](report/report.md)."), "",
+             f"Baseline (6L/12H, search recipe): {SCORE} {baseline['values'][SCORE]:.2f}, {baseline['values'][SIZE]:,.0f} parameters.",
+             "", "## Targets (on the search's 2,000 split-B questions)", "",
+             "| target | sweep | result | best within the size limit |", "|---|---|---|---|", *targets(sweeps, baseline["values"]), "",
+             "## Suggestion latency ([latency.csv](latency.csv))", "", *table(latency_rows), "",
+             ("lite: the sweep's own log line per suggestion. Optuna: a batch's ask after the previous batch's tell "
+             "(hydra-optuna-sweeper asks in batches of n_jobs)."), "",
+             "## Resumes ([resumes.csv](resumes.csv))", "", *table(resumes), "",
+             "## Frontier students on all of split B ([frontier_split_b.csv](frontier_split_b.csv))", "", *table(rescored), ""]  # fmt: skip
+    (HERE / "summary.md").write_text("\n".join(lines))
+    print(f"wrote {HERE / 'summary.md'} and {report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
