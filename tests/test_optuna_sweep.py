@@ -14,6 +14,7 @@ import pytest
 from test_sigopt_sweeper import run
 
 from lightning_distill.evaluation.optuna_sweep import main as export_main
+from lightning_distill.evaluation.report import load_baseline
 from lightning_distill.evaluation.report import main as report_main
 
 STUDY = "lightning-distill"
@@ -112,3 +113,15 @@ def test_report_overlays_the_export_with_hypervolume_trial_times_and_baseline(op
 def test_export_errors_name_what_is_missing(tmp_path, capsys):
     assert export_main([f"sqlite:///{tmp_path / 'none.db'}", STUDY, str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     assert "no trial run directories" in capsys.readouterr().err
+
+
+def test_report_baseline_from_a_metrics_file_alone(optuna_search, tmp_path):
+    """Published results keep a baseline's metrics.json without its run directory: --baseline takes the file."""
+    root, _, _ = optuna_search
+    kept = tmp_path / "published" / "baseline-metrics.json"
+    kept.parent.mkdir()
+    kept.write_text((root / "part-0" / "0" / "metrics.json").read_text())
+    from_file, from_dir = load_baseline(f"{kept}=kept"), load_baseline(str(root / "part-0" / "0"))
+    assert from_file["label"] == "kept" and from_file["values"] == from_dir["values"]
+    with pytest.raises(ValueError, match="metrics.json"):
+        load_baseline(str(tmp_path / "nowhere.json"))

@@ -640,13 +640,18 @@ def _baseline_line(sweep: Sweep) -> str:
 
 
 def load_baseline(spec: str) -> dict[str, Any]:
-    """``RUN_DIR[=LABEL]``: a run's final metrics as the sweeps' baseline point."""
-    directory, _, label = spec.partition("=")
-    metrics = Path(directory) / "metrics.json"
+    """``RUN_DIR[=LABEL]`` (or a run's metrics.json): a run's final metrics as the sweeps' baseline point.
+
+    A metrics.json alone is accepted because run directories (with their checkpoints) are rarely kept
+    where results are published."""
+    source, _, label = spec.partition("=")
+    path = Path(source)
+    metrics = path if path.suffix == ".json" else path / "metrics.json"
     if not metrics.is_file():
-        raise ValueError(f"--baseline {spec}: {metrics} does not exist (give a finished run's directory)")
+        raise ValueError(f"--baseline {spec}: {metrics} does not exist (give a finished run's directory or its metrics.json)")
     final = json.loads(metrics.read_text()).get("final", {})
-    return {"label": label or Path(directory).name, "values": {k: v for k, v in final.items() if _number(v) is not None}}
+    name = path.parent.name if path.suffix == ".json" else path.name
+    return {"label": label or name, "values": {k: v for k, v in final.items() if _number(v) is not None}}
 
 
 def write_report(paths: Sequence[Path], out: Path, title: str = "lightning-distill report", command: str | None = None,
@@ -745,7 +750,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("dirs", nargs="+", type=Path, help="run directories, sweep directories, or directories above them")
     parser.add_argument("--out", type=Path, required=True, help="directory for report.md, PNGs and CSVs")
     parser.add_argument("--title", default="lightning-distill report")
-    parser.add_argument("--baseline", metavar="RUN_DIR[=LABEL]",
+    parser.add_argument("--baseline", metavar="RUN_DIR_OR_METRICS_JSON[=LABEL]",
                         help="a finished run drawn as the baseline point on sweeps that have none of their own")  # fmt: skip
     args = parser.parse_args(argv)
     try:

@@ -14,6 +14,10 @@
 
 The sweeps' small files (observations, pareto.json, lite's journal) are copied to sweeps/<name>/ with
 the repository root taken out of their paths; trial folders (checkpoints) stay in outputs/.
+
+outputs/ does not outlive a session's checkout. A sweep whose outputs are gone is read from its published
+copy (sweeps/<name>/), and the rows that need its logs, study or students (latency, resumes, the split-B
+re-scores) are kept from the published CSVs rather than dropped.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from lightning_distill.evaluation.optuna_sweep import export
 from lightning_distill.evaluation.report import load_baseline, write_report
 
 STUDIES = {"random": "offline-minilm-random", "nsga2": "offline-minilm"}
+PUBLISHED = HERE / "sweeps"
 BASELINE = "baseline-L6H12"
 SCORE, SIZE = "best_f1", "num_params"
 SMALLER = 0.70  # target 1: >= 30 % smaller than the baseline at >= its objective
@@ -46,16 +51,43 @@ RESCORED_METRICS = ("best_f1", "exact", "f1", "HasAns_f1", "NoAns_exact", "best_
 
 
 def sweep_dirs(out: Path) -> dict[str, Path]:
+    """Each sweep's directory: its outputs where they exist, else its published copy (with observations)."""
     found = {}
-    if (out / "lite" / "observations.jsonl").is_file():
-        found["lite"] = out / "lite"
-    for name, study in STUDIES.items():
-        db = out / f"{name}.db"
-        parts = sorted((out / name).glob("part-*"))
-        if db.is_file() and parts:
-            export(f"sqlite:///{db}", study, parts, out / "export" / name)
+    for name in ("lite", *STUDIES):
+        db, parts = out / f"{name}.db", sorted((out / name).glob("part-*"))
+        if name == "lite" and (out / "lite" / "observations.jsonl").is_file():
+            found[name] = out / "lite"
+        elif name in STUDIES and db.is_file() and parts:
+            export(f"sqlite:///{db}", STUDIES[name], parts, out / "export" / name)
             found[name] = out / "export" / name
+        elif (PUBLISHED / name / "observations.jsonl").is_file() and observations(PUBLISHED / name):
+            found[name] = PUBLISHED / name
     return found
+
+
+def is_published(sweep: Path) -> bool:
+    return sweep.resolve().is_relative_to(PUBLISHED.resolve())
+
+
+def previous_rows(path: Path) -> list[dict[str, Any]]:
+    """A published CSV's rows: what a sweep whose outputs are gone still has."""
+    if not path.is_file():
+        return []
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def keep_previous(rows: list[dict[str, Any]], path: Path, sweeps: dict[str, Path]) -> list[dict[str, Any]]:
+    """``rows`` with the published rows of the sweeps read from their published copies put back."""
+    kept = [row for row in previous_rows(path) if row["sweep"] in sweeps and is_published(sweeps[row["sweep"]])]
+    fresh = [row for row in rows if row["sweep"] not in {k["sweep"] for k in kept}]
+    return sorted(kept + fresh, key=lambda row: list(sweeps).index(row["sweep"]))
+
+
+def load_published_baseline(out: Path) -> dict[str, Any]:
+    """The baseline run's metrics; its published metrics.json where its run directory is gone."""
+    source = out / BASELINE if (out / BASELINE / "metrics.json").is_file() else HERE / f"{BASELINE}-metrics.json"
+    return load_baseline(f"{source}=6L/12H baseline (search recipe)")
 
 
 def observations(sweep: Path) -> list[dict[str, Any]]:
@@ -89,7 +121,7 @@ def optuna_latency(db: Path, study_name: str) -> list[float]:
 def resume_accounting(out: Path, sweeps: dict[str, Path]) -> list[dict[str, Any]]:
     rows = []
     if "lite" in sweeps:
-        journal = [json.loads(line) for line in (out / "lite" / "journal.jsonl").read_text().splitlines() if line.strip()]
+        journal = [json.loads(line) for line in (sweeps["lite"] / "journal.jsonl").read_text().splitlines() if line.strip()]
         starts: dict[int, int] = {}
         for record in journal:
             if record.get("event") == "started":
@@ -119,15 +151,19 @@ def rescore_frontier(out: Path, sweeps: dict[str, Path]) -> list[dict[str, Any]]
     for name, sweep in sweeps.items():
         for entry in json.loads((sweep / "pareto.json").read_text()).get("frontier", []):
             todo.append((name, entry["trial"], Path(entry["output_dir"]), entry["values"]))
+    published = {(row["sweep"], row["trial"]): row for row in previous_rows(HERE / "frontier_split_b.csv")}
     rows = []
     for name, trial, run_dir, values in todo:
-        target = out / "rescored" / f"{name}-{trial}"
+        target = out / "rescored" / (name if values is None else f"{name}-{trial}")
+        if not (target / "metrics.json").is_file() and (name, str(trial)) in published and not (ROOT / run_dir).is_dir():
+            rows.append(published[(name, str(trial))])  # the student is gone with its session's outputs
+            continue
         if not (target / "metrics.json").is_file():
             print(f"re-scoring {run_dir} on all of split B -> {target}", flush=True)
-            rescore(run_dir, target, FULL_SPLIT_B)
+            rescore(ROOT / run_dir, target, FULL_SPLIT_B)
         full = json.loads((target / "metrics.json").read_text())["final"]
         if values is None:
-            values = json.loads((run_dir / "metrics.json").read_text())["final"]
+            values = json.loads(((ROOT / run_dir) / "metrics.json").read_text())["final"]
         rows.append({"sweep": name, "trial": trial, SIZE: int(full[SIZE]), f"{SCORE}_slice": round(values[SCORE], 2),
                      **{f"{m}_full": round(full[m], 2) for m in RESCORED_METRICS}})  # fmt: skip
     return rows
@@ -150,6 +186,8 @@ def targets(sweeps: dict[str, Path], baseline: dict[str, float]) -> list[str]:
 
 
 def publish_sweep(src: Path, dst: Path) -> None:
+    if src.resolve() == dst.resolve():
+        return
     dst.mkdir(parents=True, exist_ok=True)
     for name in ("observations.jsonl", "observations.csv", "pareto.json", "journal.jsonl"):
         if (src / name).is_file():
@@ -180,7 +218,7 @@ def main() -> int:
     sweeps = sweep_dirs(out)
     if not sweeps:
         raise SystemExit(f"no sweep with observations under {out}")
-    baseline = load_baseline(f"{out / BASELINE}=6L/12H baseline (search recipe)")
+    baseline = load_published_baseline(out)
     report_dir = HERE / "report"
     shutil.rmtree(report_dir, ignore_errors=True)
     write_report(list(sweeps.values()), report_dir, "The offline search: lite, random and NSGA-II",
@@ -190,12 +228,13 @@ def main() -> int:
     for name, sweep in sweeps.items():
         publish_sweep(sweep, HERE / "sweeps" / name)
 
-    latency = {"lite": lite_latency(out / "lite.log")}
+    latency = {"lite": lite_latency(out / "lite.log")} if "lite" in sweeps else {}
     latency |= {name: optuna_latency(out / f"{name}.db", study) for name, study in STUDIES.items() if name in sweeps}
     latency_rows = [{"sweep": name, "suggestions": len(waits), "median_s": round(statistics.median(waits), 3) if waits else "",
                      "max_s": round(max(waits), 3) if waits else ""} for name, waits in latency.items()]  # fmt: skip
+    latency_rows = keep_previous(latency_rows, HERE / "latency.csv", sweeps)
     write_csv(HERE / "latency.csv", latency_rows)
-    resumes = resume_accounting(out, sweeps)
+    resumes = keep_previous(resume_accounting(out, sweeps), HERE / "resumes.csv", sweeps)
     write_csv(HERE / "resumes.csv", resumes)
     rescored = rescore_frontier(out, sweeps) if args.rescore else []
     write_csv(HERE / "frontier_split_b.csv", rescored)
