@@ -8,7 +8,8 @@
 #   nohup docs/results/offline-search/run_search.sh nsga2 > outputs/offline-search/nsga2.log 2>&1 &
 #
 # Resumable. lite: rerunning continues the journaled sweep (hydra.sweeper.resume=true after the first
-# start); nothing finished runs again, trials in flight at a stop re-run in a fresh attempt folder. Optuna:
+# start); nothing finished runs again, trials in flight at a stop re-run in a fresh attempt folder; in a new
+# checkout (no outputs/) it continues from the published journal (sweeps/lite/). Optuna:
 # the study lives in a SQLite file beside the sweep folders; each start runs in a new folder part-N and
 # asks for the trials still missing (an interrupted Optuna trial stays RUNNING in the study: lost, counted
 # in the README).
@@ -16,11 +17,18 @@ set -uo pipefail
 cd "$(dirname "$0")/../../.."
 OUT=${OUT:-outputs/offline-search}
 BUDGET=${BUDGET:-32}
+PUBLISHED=docs/results/offline-search/sweeps
 RAY=(hydra/launcher=ray +hydra.launcher.ray.init.num_cpus=2 +hydra.launcher.ray.init.include_dashboard=false)
 mkdir -p "$OUT"
 
 case "${1:?lite | random | nsga2}" in
   lite)
+    # outputs/ does not outlive a checkout: continue from the published journal where the outputs are gone
+    # (finished trials are not repeated; their folders, with the students, are not restored).
+    if [ ! -s "$OUT/lite/journal.jsonl" ] && [ -s "$PUBLISHED/lite/journal.jsonl" ]; then
+      mkdir -p "$OUT/lite" && cp "$PUBLISHED"/lite/{journal.jsonl,observations.jsonl,observations.csv,pareto.json} "$OUT/lite/"
+      echo "lite: continuing from the published copy $PUBLISHED/lite"
+    fi
     resume=false
     [ -s "$OUT/lite/journal.jsonl" ] && resume=true
     exec python train.py experiment=offline_search hparams_search=sigopt_offline "${RAY[@]}" \

@@ -47,6 +47,13 @@ SMALLER = 0.70  # target 1: >= 30 % smaller than the baseline at >= its objectiv
 POINTS, LARGER = 2.0, 1.05  # target 2: >= +2 points of the objective at <= +5 % of its size
 WAITED = re.compile(r"trial (\d+) suggested \(waited ([0-9.]+) s\)")
 FULL_SPLIT_B = ["data.max_eval_examples=null"]
+# Bins of the parameters that decide whether a trial learns at all (pooled over the sweeps, descriptive).
+BINS = {
+    "student.n_layers": [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 6)],
+    "student.n_heads": [(1, 3), (4, 6), (7, 9), (10, 12)],
+    "optimizer.learning_rate": [(2e-6, 1e-5), (1e-5, 1e-4), (1e-4, 1e-3), (1e-3, 0.1)],
+    "student.dropout": [(0.0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0)],
+}
 RESCORED_METRICS = ("best_f1", "exact", "f1", "HasAns_f1", "NoAns_exact", "best_exact", "total")
 
 
@@ -185,6 +192,24 @@ def targets(sweeps: dict[str, Path], baseline: dict[str, float]) -> list[str]:
     return lines
 
 
+def learning_rows(sweeps: dict[str, Path]) -> list[dict[str, Any]]:
+    """Completed trials of every sweep per bin of BINS: how many cleared the threshold, and the best score."""
+    completed, threshold = [], None
+    for sweep in sweeps.values():
+        metrics = json.loads((sweep / "pareto.json").read_text())["metrics"]
+        threshold = next(m["threshold"] for m in metrics if m["name"] == SCORE)
+        completed += [o for o in observations(sweep) if o["status"] == "completed"]
+    rows = []
+    for key, bins in BINS.items():
+        for index, (low, high) in enumerate(bins):
+            closed = isinstance(low, int) or index == len(bins) - 1  # integer bins and the last bin hold their upper end
+            members = [o for o in completed if low <= o["assignments"][key] < high or (closed and o["assignments"][key] == high)]
+            rows.append({"parameter": key, "bin": f"{low:g}" if low == high else f"{low:g}..{high:g}", "trials": len(members),
+                         f"{SCORE}_above_threshold": sum(o["values"][SCORE] >= threshold for o in members),
+                         f"best_{SCORE}": round(max((o["values"][SCORE] for o in members), default=float("nan")), 2)})  # fmt: skip
+    return rows
+
+
 def publish_sweep(src: Path, dst: Path) -> None:
     if src.resolve() == dst.resolve():
         return
@@ -236,6 +261,8 @@ def main() -> int:
     write_csv(HERE / "latency.csv", latency_rows)
     resumes = keep_previous(resume_accounting(out, sweeps), HERE / "resumes.csv", sweeps)
     write_csv(HERE / "resumes.csv", resumes)
+    learning = learning_rows(sweeps)
+    write_csv(HERE / "learning.csv", learning)
     rescored = rescore_frontier(out, sweeps) if args.rescore else []
     write_csv(HERE / "frontier_split_b.csv", rescored)
 
@@ -249,6 +276,9 @@ def main() -> int:
              ("lite: the sweep's own log line per suggestion. Optuna: a batch's ask after the previous batch's tell "
              "(hydra-optuna-sweeper asks in batches of n_jobs)."), "",
              "## Resumes ([resumes.csv](resumes.csv))", "", *table(resumes), "",
+             "## Which trials learn ([learning.csv](learning.csv))", "",
+             "Completed trials of all sweeps per bin of one parameter at a time (descriptive: the parameters vary together).", "",
+             *table(learning), "",
              "## Frontier students on all of split B ([frontier_split_b.csv](frontier_split_b.csv))", "", *table(rescored), ""]  # fmt: skip
     (HERE / "summary.md").write_text("\n".join(lines))
     print(f"wrote {HERE / 'summary.md'} and {report}")
