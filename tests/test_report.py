@@ -203,3 +203,21 @@ def test_sweeps_of_different_presets_get_their_own_panels_and_a_log_axis(sweep_d
     report = (out / "report.md").read_text()
     assert f"{score['name']} >= 0.5 (its threshold), not dominated" in report
     assert f"{score['name']} (no threshold), not dominated" in report
+
+
+def test_a_sweep_whose_front_is_empty_says_so_and_names_its_best_trial(sweep_dir, tmp_path):
+    """NSGA-II's offline sweep ended with no trial above the threshold: an empty front is a result."""
+    sweep = tmp_path / "sweep-nothing-feasible"
+    score = with_full_search_settings(sweep_dir, sweep, threshold=1e9)
+    pareto = json.loads((sweep / "pareto.json").read_text())
+    pareto["frontier"] = []
+    (sweep / "pareto.json").write_text(json.dumps(pareto))
+    observations = [json.loads(line) for line in (sweep / "observations.jsonl").read_text().splitlines()]
+    completed = [o for o in observations if o["status"] == "completed"]
+    best = max(completed, key=lambda o: o["values"][score["name"]])
+    out = tmp_path / "report"
+    assert report_main([str(sweep), "--out", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    assert "Frontier (0 students" in report
+    assert f"None: no completed trial reached the threshold (best: trial {best['trial']}, {score['name']} " in report
+    assert "| trial | num_params |" not in report.split("Frontier (0 students")[1].split("Failed trials")[0]

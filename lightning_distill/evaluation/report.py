@@ -609,6 +609,10 @@ def sweep_tables(sweep: Sweep, report_dir: Path) -> list[str]:
     threshold = score.get("threshold")
     meets = f"{score['name']} >= {threshold:g} (its threshold)" if threshold is not None else f"{score['name']} (no threshold)"
     lines += [f"Frontier ({len(frontier)} students, {meets}, not dominated):", ""]
+    if not frontier:
+        lines += [_no_frontier_line(sweep, score), "", f"Failed trials ({len(failed)}):", ""]
+        lines += _failed_rows(failed)
+        return lines
     header = ["trial", size["name"], score["name"], "f1", "inference_time", "settings", "checkpoint"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for o in frontier:
@@ -619,6 +623,21 @@ def sweep_tables(sweep: Sweep, report_dir: Path) -> list[str]:
                                          _format(_number(metrics.get("inference_time")), ""), _settings(o.get("assignments", {})),
                                          f"`{checkpoint}`"]) + " |")
     lines += ["", f"Failed trials ({len(failed)}):", ""]
+    return lines + _failed_rows(failed)
+
+
+def _no_frontier_line(sweep: Sweep, score: dict[str, Any]) -> str:
+    """An empty front is a result: say so, and how close the best trial came, instead of an empty table."""
+    scored = [(v, o) for o in _completed(sweep) if (v := _number(o.get("values", {}).get(score["name"]))) is not None]
+    if not scored:
+        return "None: no trial completed."
+    value, best = max(scored, key=lambda pair: pair[0])
+    value = _format(value, "")
+    return f"None: no completed trial reached the threshold (best: trial {best['trial']}, {score['name']} {value})."
+
+
+def _failed_rows(failed: list[dict[str, Any]]) -> list[str]:
+    lines: list[str] = []
     if failed:
         lines += ["| trial | reason | settings |", "|---|---|---|"]
         for o in failed:

@@ -76,35 +76,51 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "offline-students")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--stages", nargs="+", default=["pilot-layers", "pilot-temperature", "cells", "baseline"])
+    parser.add_argument("--layers", type=int, nargs="+", default=[3, 2], help="the cells' student depths")
+    parser.add_argument("--pilot-choices", nargs=2, metavar=("RULE", "T"),
+                        help="the pilots' published choices (e.g. spread 1), to run cells in a checkout whose "
+                             "pilot runs are gone instead of running the pilots again")
     args = parser.parse_args()
     out = args.out
 
-    layer_runs = {
-        rule: run(out / "pilot-layers" / rule, [*PILOT, "student.n_layers=3", "teacher=none", TEACHER_SEED,
-                                                  f"student.layer_seeding={rule}", "seed=1"])
-        for rule in LAYER_RULES
-    }
-    rule = pick(layer_runs, "layer rule")
-    if "pilot-temperature" not in args.stages:
-        return
-    temperature_runs = {
-        str(t): run(out / "pilot-temperature" / f"T{t:g}", [*PILOT, "student.n_layers=3", TEACHER_SEED,
-                                                             f"student.layer_seeding={rule}",
-                                                             f"distillation.temperature={t}", "seed=1"])
-        for t in TEMPERATURES
-    }
-    temperature = float(pick(temperature_runs, "temperature"))
+    if args.pilot_choices:
+        rule, temperature = args.pilot_choices[0], float(args.pilot_choices[1])
+        if rule not in LAYER_RULES:
+            raise SystemExit(f"--pilot-choices: layer rule {rule!r} is not one of {', '.join(LAYER_RULES)}")
+    else:
+        rule, temperature = run_pilots(out, args.stages)
+        if temperature is None:
+            return
     for seed in args.seeds:  # every cell's seed 1, the baseline point, then seed 2
         if "cells" in args.stages:
-            run_cells(out, seed, rule, temperature)
+            run_cells(out, seed, rule, temperature, args.layers)
         if "baseline" in args.stages and seed == args.seeds[0]:
             run(out / "cells" / f"L6H12-teacher-T{temperature:g}" / "seed1",
                 [*FULL, "student.n_layers=6", TEACHER_SEED, f"student.layer_seeding={rule}",
                  f"distillation.temperature={temperature}", "seed=1"])
 
 
-def run_cells(out: Path, seed: int, rule: str, temperature: float) -> None:
-    for layers in (3, 2):
+def run_pilots(out: Path, stages: list[str]) -> tuple[str, float | None]:
+    """The layer rule and (unless only the layer pilot was asked for) the temperature the pilots pick."""
+    layer_runs = {
+        rule: run(out / "pilot-layers" / rule, [*PILOT, "student.n_layers=3", "teacher=none", TEACHER_SEED,
+                                                  f"student.layer_seeding={rule}", "seed=1"])
+        for rule in LAYER_RULES
+    }
+    rule = pick(layer_runs, "layer rule")
+    if "pilot-temperature" not in stages:
+        return rule, None
+    temperature_runs = {
+        str(t): run(out / "pilot-temperature" / f"T{t:g}", [*PILOT, "student.n_layers=3", TEACHER_SEED,
+                                                             f"student.layer_seeding={rule}",
+                                                             f"distillation.temperature={t}", "seed=1"])
+        for t in TEMPERATURES
+    }
+    return rule, float(pick(temperature_runs, "temperature"))
+
+
+def run_cells(out: Path, seed: int, rule: str, temperature: float, depths: list[int]) -> None:
+    for layers in depths:
         for seeding in ("teacher", "pretrained"):
             for teacher in ("none", "minilm_squad2_reference"):
                 if seeding == "pretrained" and (teacher == "none" or temperature == 1.0):

@@ -6,7 +6,9 @@ Writes, beside this file: ``evaluations/`` (each run's per-evaluation ``metrics.
 (one row per pilot run), ``runs.csv`` (one row per cell run,
 including the first study's pretrained-MiniLM runs with the same recipe, marked by ``source``) and
 ``summary.md`` (cells grouped: mean +- sample sd over seeds). Regenerating needs only these CSVs'
-sources: the run directories' ``metrics.json`` files, not the weights.
+sources: the run directories' ``metrics.json`` files, not the weights. A run whose directory is gone (a
+new checkout: ``outputs/`` is not committed) keeps its row from the published CSV, so that running the
+study's later cells in another checkout adds to the tables instead of replacing them.
 """
 
 from __future__ import annotations
@@ -59,11 +61,23 @@ def copy_evaluations(root: Path) -> None:
             (target / name).write_bytes((run_dir / "metrics.csv").read_bytes())
 
 
+def published_rows(path: Path, present: set[tuple], key: tuple[str, ...], source: str | None = None) -> list[dict]:
+    """Rows of the published CSV whose runs are not among this checkout's finished runs (``present``)."""
+    if not path.is_file():
+        return []
+    with path.open(newline="") as handle:
+        return [row for row in csv.DictReader(handle)
+                if (source is None or row.get("source") == source) and tuple(row[k] for k in key) not in present]
+
+
 def cell_rows(root: Path) -> list[dict]:
     rows = []
     for run_dir, final in finished_runs(root / "cells"):
         cell, seed = run_dir.parent.name, int(run_dir.name.removeprefix("seed"))
         rows.append({"cell": cell, "seed": seed, "source": "this study", **{m: final.get(m) for m in METRICS}})
+    present = {(row["cell"], str(row["seed"])) for row in rows}
+    for row in published_rows(HERE / "runs.csv", present, ("cell", "seed"), source="this study"):
+        rows.append({**row, "seed": int(row["seed"])})
     with FIRST_STUDY.open() as handle:
         for record in csv.DictReader(handle):
             cell = FIRST_STUDY_CELLS.get(record["configuration"])
@@ -103,6 +117,7 @@ def main() -> None:
         for stage in ("pilot-layers", "pilot-temperature")
         for run_dir, final in finished_runs(args.runs / stage)
     ]
+    pilots += published_rows(HERE / "pilots.csv", {(p["pilot"], p["variant"]) for p in pilots}, ("pilot", "variant"))
     write_csv(HERE / "pilots.csv", pilots)
     rows = cell_rows(args.runs)
     write_csv(HERE / "runs.csv", rows)
