@@ -126,3 +126,21 @@ def test_sweep_presets_sweep_without_dash_m(preset):
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[f"hparams_search={preset}"], return_hydra_config=True)
     assert cfg.hydra.mode == RunMode.MULTIRUN
+
+
+@pytest.mark.parametrize("preset", ["sigopt_offline", "optuna_offline_random"])
+def test_offline_narrow_space_narrows_only_what_it_names(preset):
+    """search_space=offline_narrow overrides the preset's space and keeps every other range of offline's."""
+
+    def space(*overrides: str) -> dict:
+        with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+            cfg = compose(config_name="train", overrides=["experiment=offline_search", f"hparams_search={preset}", *overrides],
+                          return_hydra_config=True)  # fmt: skip
+        return {spec["name"]: spec for spec in parse_search_space(dict(cfg.hydra.sweeper.params)).to_sigopt()}
+
+    offline, narrow = space(), space("search_space=offline_narrow")
+    assert narrow["student.n_layers"]["bounds"] == {"min": 4, "max": 6}
+    assert narrow["student.n_heads"]["bounds"] == {"min": 4, "max": 12}
+    assert narrow["optimizer.learning_rate"] == {**offline["optimizer.learning_rate"], "bounds": {"min": 2e-6, "max": 1e-3}}
+    narrowed = {"student.n_layers", "student.n_heads", "optimizer.learning_rate"}
+    assert {k: v for k, v in narrow.items() if k not in narrowed} == {k: v for k, v in offline.items() if k not in narrowed}

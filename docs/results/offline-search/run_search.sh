@@ -9,15 +9,19 @@
 #
 # Resumable. lite: rerunning continues the journaled sweep (hydra.sweeper.resume=true after the first
 # start); nothing finished runs again, trials in flight at a stop re-run in a fresh attempt folder; in a new
-# checkout (no outputs/) it continues from the published journal (sweeps/lite/). Optuna:
+# checkout (no outputs/) it continues from the published journal ($PUBLISHED/lite/). Optuna:
 # the study lives in a SQLite file beside the sweep folders; each start runs in a new folder part-N and
 # asks for the trials still missing (an interrupted Optuna trial stays RUNNING in the study: lost, counted
 # in the README).
+#
+# SPACE=offline_narrow OUT=outputs/offline-search-narrow PUBLISHED=docs/results/offline-search-narrow/sweeps
+# BUDGET=16 runs the same searches over the narrowed space (docs/results/offline-search-narrow/run.sh).
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
 OUT=${OUT:-outputs/offline-search}
 BUDGET=${BUDGET:-32}
-PUBLISHED=docs/results/offline-search/sweeps
+PUBLISHED=${PUBLISHED:-docs/results/offline-search/sweeps}
+SPACE=${SPACE:-offline}
 RAY=(hydra/launcher=ray +hydra.launcher.ray.init.num_cpus=2 +hydra.launcher.ray.init.include_dashboard=false)
 mkdir -p "$OUT"
 
@@ -31,7 +35,7 @@ case "${1:?lite | random | nsga2}" in
     fi
     resume=false
     [ -s "$OUT/lite/journal.jsonl" ] && resume=true
-    exec python train.py experiment=offline_search hparams_search=sigopt_offline "${RAY[@]}" \
+    exec python train.py experiment=offline_search hparams_search=sigopt_offline search_space="$SPACE" "${RAY[@]}" \
       hydra.sweeper.budget="$BUDGET" hydra.sweeper.seed=0 hydra.sweeper.resume=$resume hydra.sweep.dir="$OUT/lite"
     ;;
   random | nsga2)
@@ -45,7 +49,7 @@ print(sum(t.state.is_finished() for t in s.trials))" "$db" "$([ "$1" = random ] 
     left=$((BUDGET - done_trials))
     [ "$left" -le 0 ] && { echo "$1: $done_trials trials finished, budget $BUDGET reached"; exit 0; }
     part=$(ls -d "$OUT/$1"/part-* 2>/dev/null | wc -l)
-    exec python train.py experiment=offline_search hparams_search="$preset" "${RAY[@]}" \
+    exec python train.py experiment=offline_search hparams_search="$preset" search_space="$SPACE" "${RAY[@]}" \
       hydra.sweeper.n_trials="$left" hydra.sweeper.storage="sqlite:///$db" hydra.sweep.dir="$OUT/$1/part-$part"
     ;;
   *) echo "unknown search $1: lite | random | nsga2" >&2; exit 2 ;;

@@ -1,10 +1,13 @@
 """The offline search's report (issue 21, part 3), from the sweeps under outputs/offline-search/.
 
     python docs/results/offline-search/summarize.py [--rescore]
+    python docs/results/offline-search/summarize.py --out-dir outputs/offline-search-narrow \
+        --results-dir docs/results/offline-search-narrow --title "..."   # another set of these sweeps
 
 1. exports the Optuna studies (random, nsga2) as sweep directories (lightning_distill.evaluation.optuna_sweep);
 2. runs the report over lite, random and NSGA-II with the 6L/12H baseline point (fronts, hypervolume vs
    observations, trial times, frontier students, failures) into docs/results/offline-search/report/;
+   (the baseline's published metrics and split-B row are this folder's, whatever --results-dir says);
 3. suggestion latency: lite's from its log ("waited X s"), Optuna's from its study (a batch's ask time
    after the previous batch's tell);
 4. resumes: what each sweep started more than once, lost or repeated;
@@ -40,7 +43,6 @@ from lightning_distill.evaluation.optuna_sweep import export
 from lightning_distill.evaluation.report import load_baseline, write_report
 
 STUDIES = {"random": "offline-minilm-random", "nsga2": "offline-minilm"}
-PUBLISHED = HERE / "sweeps"
 BASELINE = "baseline-L6H12"
 SCORE, SIZE = "best_f1", "num_params"
 SMALLER = 0.70  # target 1: >= 30 % smaller than the baseline at >= its objective
@@ -57,7 +59,7 @@ BINS = {
 RESCORED_METRICS = ("best_f1", "exact", "f1", "HasAns_f1", "NoAns_exact", "best_exact", "total")
 
 
-def sweep_dirs(out: Path) -> dict[str, Path]:
+def sweep_dirs(out: Path, published: Path) -> dict[str, Path]:
     """Each sweep's directory: its outputs where they exist, else its published copy (with observations)."""
     found = {}
     for name in ("lite", *STUDIES):
@@ -67,13 +69,13 @@ def sweep_dirs(out: Path) -> dict[str, Path]:
         elif name in STUDIES and db.is_file() and parts:
             export(f"sqlite:///{db}", STUDIES[name], parts, out / "export" / name)
             found[name] = out / "export" / name
-        elif (PUBLISHED / name / "observations.jsonl").is_file() and observations(PUBLISHED / name):
-            found[name] = PUBLISHED / name
+        elif (published / name / "observations.jsonl").is_file() and observations(published / name):
+            found[name] = published / name
     return found
 
 
-def is_published(sweep: Path) -> bool:
-    return sweep.resolve().is_relative_to(PUBLISHED.resolve())
+def is_published(sweep: Path, published: Path) -> bool:
+    return sweep.resolve().is_relative_to(published.resolve())
 
 
 def previous_rows(path: Path) -> list[dict[str, Any]]:
@@ -86,7 +88,8 @@ def previous_rows(path: Path) -> list[dict[str, Any]]:
 
 def keep_previous(rows: list[dict[str, Any]], path: Path, sweeps: dict[str, Path]) -> list[dict[str, Any]]:
     """``rows`` with the published rows of the sweeps read from their published copies put back."""
-    kept = [row for row in previous_rows(path) if row["sweep"] in sweeps and is_published(sweeps[row["sweep"]])]
+    published = path.parent / "sweeps"
+    kept = [row for row in previous_rows(path) if row["sweep"] in sweeps and is_published(sweeps[row["sweep"]], published)]
     fresh = [row for row in rows if row["sweep"] not in {k["sweep"] for k in kept}]
     return sorted(kept + fresh, key=lambda row: list(sweeps).index(row["sweep"]))
 
@@ -106,7 +109,10 @@ def lite_latency(log: Path) -> list[float]:
 
 
 def optuna_latency(db: Path, study_name: str) -> list[float]:
-    """Seconds from a batch's tell (its trials' completion) to the next batch's ask (their start)."""
+    """Seconds from a batch's tell (its trials' completion) to the next batch's ask (their start); none
+    without the study (gone with a session's outputs: its published rows are kept instead)."""
+    if not db.is_file():
+        return []
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -151,14 +157,15 @@ def _log_lines(path: Path) -> list[str]:
     return path.read_text(errors="replace").splitlines() if path.is_file() else []
 
 
-def rescore_frontier(out: Path, sweeps: dict[str, Path]) -> list[dict[str, Any]]:
+def rescore_frontier(out: Path, sweeps: dict[str, Path], results: Path) -> list[dict[str, Any]]:
     from lightning_distill.evaluation.rescore import rescore
 
     todo = [("baseline", "-", out / BASELINE, None)]
     for name, sweep in sweeps.items():
         for entry in json.loads((sweep / "pareto.json").read_text()).get("frontier", []):
             todo.append((name, entry["trial"], Path(entry["output_dir"]), entry["values"]))
-    published = {(row["sweep"], row["trial"]): row for row in previous_rows(HERE / "frontier_split_b.csv")}
+    published = {(row["sweep"], row["trial"]): row for row in previous_rows(HERE / "frontier_split_b.csv") if row["sweep"] == "baseline"}
+    published |= {(row["sweep"], row["trial"]): row for row in previous_rows(results / "frontier_split_b.csv")}
     rows = []
     for name, trial, run_dir, values in todo:
         target = out / "rescored" / (name if values is None else f"{name}-{trial}")
@@ -237,37 +244,42 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out-dir", type=Path, default=ROOT / "outputs" / "offline-search")
+    parser.add_argument("--results-dir", type=Path, default=HERE, help="where the report, CSVs and sweeps/ go")
+    parser.add_argument("--title", default="The offline search: lite, random and NSGA-II")
     parser.add_argument("--rescore", action="store_true", help="re-score frontier students on all of split B (minutes each)")
     args = parser.parse_args()
-    out = args.out_dir
-    sweeps = sweep_dirs(out)
+    out, results = args.out_dir, args.results_dir.resolve()
+    command = " ".join(["python docs/results/offline-search/summarize.py", *(
+        [f"--out-dir {args.out_dir}", f"--results-dir {results.relative_to(ROOT)}", f'--title "{args.title}"']
+        if results != HERE else []), *(["--rescore"] if args.rescore else [])])  # fmt: skip
+    sweeps = sweep_dirs(out, results / "sweeps")
     if not sweeps:
         raise SystemExit(f"no sweep with observations under {out}")
     baseline = load_published_baseline(out)
-    report_dir = HERE / "report"
+    report_dir = results / "report"
     shutil.rmtree(report_dir, ignore_errors=True)
-    write_report(list(sweeps.values()), report_dir, "The offline search: lite, random and NSGA-II",
-                 "python docs/results/offline-search/summarize.py", baseline)  # fmt: skip
+    write_report(list(sweeps.values()), report_dir, args.title, command, baseline)
     report = report_dir / "report.md"
     report.write_text(report.read_text().replace(str(ROOT) + "/", ""))
     for name, sweep in sweeps.items():
-        publish_sweep(sweep, HERE / "sweeps" / name)
+        publish_sweep(sweep, results / "sweeps" / name)
 
     latency = {"lite": lite_latency(out / "lite.log")} if "lite" in sweeps else {}
     latency |= {name: optuna_latency(out / f"{name}.db", study) for name, study in STUDIES.items() if name in sweeps}
     latency_rows = [{"sweep": name, "suggestions": len(waits), "median_s": round(statistics.median(waits), 3) if waits else "",
                      "max_s": round(max(waits), 3) if waits else ""} for name, waits in latency.items()]  # fmt: skip
-    latency_rows = keep_previous(latency_rows, HERE / "latency.csv", sweeps)
-    write_csv(HERE / "latency.csv", latency_rows)
-    resumes = keep_previous(resume_accounting(out, sweeps), HERE / "resumes.csv", sweeps)
-    write_csv(HERE / "resumes.csv", resumes)
+    latency_rows = keep_previous(latency_rows, results / "latency.csv", sweeps)
+    write_csv(results / "latency.csv", latency_rows)
+    resumes = keep_previous(resume_accounting(out, sweeps), results / "resumes.csv", sweeps)
+    write_csv(results / "resumes.csv", resumes)
     learning = learning_rows(sweeps)
-    write_csv(HERE / "learning.csv", learning)
-    rescored = rescore_frontier(out, sweeps) if args.rescore else []
-    write_csv(HERE / "frontier_split_b.csv", rescored)
+    write_csv(results / "learning.csv", learning)
+    # without --rescore the published re-scores stand (of the sweeps still in the report)
+    rescored = (rescore_frontier(out, sweeps, results) if args.rescore else
+                [row for row in previous_rows(results / "frontier_split_b.csv") if row["sweep"] in {"baseline", *sweeps}])
+    write_csv(results / "frontier_split_b.csv", rescored)
 
-    lines = ["# The offline search: summary", "", "Generated by `python docs/results/offline-search/summarize.py"
-             + (" --rescore`." if args.rescore else "`."), "", (f"Sweeps: {', '.join(f'`{n}`' for n in sweeps)}. "
+    lines = [f"# {args.title}: summary", "", f"Generated by `{command}`.", "", (f"Sweeps: {', '.join(f'`{n}`' for n in sweeps)}. "
              "Fronts, hypervolume, trial times, frontier students and failures: [report/report.md](report/report.md)."), "",
              f"Baseline (6L/12H, search recipe): {SCORE} {baseline['values'][SCORE]:.2f}, {baseline['values'][SIZE]:,.0f} parameters.",
              "", "## Targets (on the search's 2,000 split-B questions)", "",
@@ -280,8 +292,8 @@ def main() -> int:
              "Completed trials of all sweeps per bin of one parameter at a time (descriptive: the parameters vary together).", "",
              *table(learning), "",
              "## Frontier students on all of split B ([frontier_split_b.csv](frontier_split_b.csv))", "", *table(rescored), ""]  # fmt: skip
-    (HERE / "summary.md").write_text("\n".join(lines))
-    print(f"wrote {HERE / 'summary.md'} and {report}")
+    (results / "summary.md").write_text("\n".join(lines))
+    print(f"wrote {results / 'summary.md'} and {report}")
     return 0
 
 
