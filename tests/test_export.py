@@ -49,6 +49,12 @@ def unpruned_run(tmp_path_factory) -> Path:
     return _smoke_run(tmp_path_factory.mktemp("export") / "unpruned", "student.n_heads=2")
 
 
+@pytest.fixture(scope="module")
+def shrunk_run(tmp_path_factory) -> Path:
+    """The smoke student with its vocabulary trimmed to its training texts and its FFN halved (issue 32)."""
+    return _smoke_run(tmp_path_factory.mktemp("export") / "shrunk", "student.vocab.min_count=1", "student.ffn_dim=32")
+
+
 def _plain_python(code: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run ``code`` as a user without this project would: fresh interpreter, elsewhere, no import of ours."""
     guard = f"import sys\nMARKER = {MARKER!r}\nassert 'lightning_distill' not in sys.modules\n"
@@ -124,7 +130,7 @@ def test_unpruned_student_loads_without_remote_code(unpruned_run, tmp_path):
     np.testing.assert_allclose(loaded["logits"], _logits_of_our_loader(student, INPUT_IDS), atol=1e-6)
 
 
-@pytest.mark.parametrize("run_name", ["pruned_run", "unpruned_run"])
+@pytest.mark.parametrize("run_name", ["pruned_run", "unpruned_run", "shrunk_run"])
 def test_pipeline_answers_equal_the_runs_predictions(run_name, request, squad_dir, tmp_path):
     """pipeline("question-answering", model=student, trust_remote_code=True) on every eval question of
     the run answers exactly what the run's own evaluation wrote to predictions.json."""
@@ -166,7 +172,9 @@ def _export(*args: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(["lightning_distill.export", *args], returncode, stdout.getvalue(), stderr.getvalue())
 
 
-def test_onnx_export_with_int8_reports_parity_accuracy_latency_and_size(pruned_run, tmp_path):
+@pytest.mark.parametrize("run_name", ["pruned_run", "shrunk_run"])
+def test_onnx_export_with_int8_reports_parity_accuracy_latency_and_size(run_name, request, tmp_path):
+    pruned_run = request.getfixturevalue(run_name)
     out = tmp_path / "onnx"
     result = _export(str(pruned_run), "--format", "onnx", "--quantize", "int8", "--out", str(out), *QUICK_LATENCY)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -386,3 +394,40 @@ def test_readme_tokenizer_line_loads_without_a_prompt_or_warning(run_name, flag,
     assert result.returncode == 0, output[-3000:]
     assert "[y/N]" not in output and "model of type" not in output
     assert _result(result.stdout)["ids"][0] == 101
+
+
+def test_shrunk_student_is_what_its_report_says(shrunk_run, pruned_run):
+    """Vocabulary and FFN shrinking through train.py: the saved student, its tokenizer, its report and
+    num_params agree (the smoke student keeps 1 of 2 heads in both runs)."""
+    from transformers import AutoTokenizer
+
+    report = json.loads((shrunk_run / "seeding_report.json").read_text())
+    vocabulary, ffn = report["vocabulary"], report["ffn_pruning"]
+    config = json.loads((shrunk_run / "student" / "config.json").read_text())
+    assert config["vocab_size"] == vocabulary["kept"] == len(AutoTokenizer.from_pretrained(shrunk_run / "student"))
+    assert vocabulary["kept"] < vocabulary["of"] == 30522 and vocabulary["changed_texts_share"] == 0.0
+    assert (config["hidden_dim"], ffn["width_from"], ffn["importance"]) == (32, 64, "weight_magnitude")
+    assert [len(kept) for kept in ffn["kept"]] == [32, 32]
+    params = {run: json.loads((run / "metrics.json").read_text())["final"]["num_params"] for run in (shrunk_run, pruned_run)}
+    ffn_removed = 2 * (2 * 32 * 32 + 32)  # 2 layers x (lin1 rows + biases, lin2 columns) at dim 32
+    assert params[pruned_run] - params[shrunk_run] == vocabulary["removed_parameters"] + ffn_removed
+    assert json.loads((pruned_run / "seeding_report.json").read_text())["vocabulary"] is None  # min_count 0: untrimmed
+
+
+def test_a_shrunk_student_rescored_reads_its_own_vocabulary(shrunk_run, tmp_path):
+    """rescore (and so the held-out scoring of a saved student) evaluates with the student's trimmed tokenizer."""
+    from lightning_distill.evaluation.rescore import main as rescore_main
+
+    assert rescore_main([str(shrunk_run), "--out", str(tmp_path / "again")]) == 0
+    run, again = (json.loads((d / "metrics.json").read_text())["final"] for d in (shrunk_run, tmp_path / "again"))
+    for name in ("exact", "f1", "best_f1", "num_params"):
+        assert again[name] == pytest.approx(run[name]), name
+
+
+def test_an_untrained_student_is_evaluated_finished_and_saved(tmp_path):
+    """trainer.max_steps=0 (a pruned or trimmed teacher as it is, issue 32's reference points): evaluated once,
+    finished, and saved like any student."""
+    run = _smoke_run(tmp_path / "untrained", "+trainer.max_steps=0", "student.vocab.min_count=1")
+    document = json.loads((run / "metrics.json").read_text())
+    assert document["status"] == "finished" and document["final"]["global_step"] == 0 and len(document["history"]) == 1
+    assert (run / "student" / "config.json").is_file() and (run / "best_non_null.json").is_file()

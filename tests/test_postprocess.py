@@ -138,7 +138,7 @@ def test_write_predictions_official_formats(tmp_path: Path) -> None:
     )
     out = tmp_path / "run"
     write_predictions(predictions, out)
-    assert sorted(path.name for path in out.iterdir()) == ["null_odds.json", "predictions.json"]  # no temp files left
+    assert sorted(path.name for path in out.iterdir()) == ["best_non_null.json", "null_odds.json", "predictions.json"]  # no temp files left
     assert "café" in (out / "predictions.json").read_text(encoding="utf-8")  # ensure_ascii=False
     assert load_predictions(out / "predictions.json") == {"q1": "café", "q2": ""}
     assert load_na_probs(out / "null_odds.json") == {"q1": -3.5, "q2": 1.25}

@@ -144,3 +144,20 @@ def test_offline_narrow_space_narrows_only_what_it_names(preset):
     assert narrow["optimizer.learning_rate"] == {**offline["optimizer.learning_rate"], "bounds": {"min": 2e-6, "max": 1e-3}}
     narrowed = {"student.n_layers", "student.n_heads", "optimizer.learning_rate"}
     assert {k: v for k, v in narrow.items() if k not in narrowed} == {k: v for k, v in offline.items() if k not in narrowed}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "ffn_bounds"),
+    [(["experiment=offline_search", "hparams_search=sigopt_offline"], (192, 1536)),
+     (["hydra/sweeper=sigopt", "search_space=table2_shrink"], (768, 3072))],
+)
+def test_ffn_width_and_vocabulary_are_searchable(overrides, ffn_bounds):
+    """Issue 32: the offline space and Table 2's extension search the FFN width and the vocabulary cut,
+    and a trial's values for them compose into a runnable config."""
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+        space = {p.name: p for p in parse_search_space(dict(cfg.hydra.sweeper.params)).parameters}
+        assert space["student.ffn_dim"].bounds == ffn_bounds and space["student.ffn_dim"].type == "int"
+        assert space["student.vocab.min_count"].grid == (0, 1, 2, 4, 8)
+        trial = compose(config_name="train", overrides=[overrides[0], f"student.ffn_dim={ffn_bounds[0]}", "student.vocab.min_count=8"])
+    assert (trial.student.ffn_dim, trial.student.vocab.min_count) == (ffn_bounds[0], 8)

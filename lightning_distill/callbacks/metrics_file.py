@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 
 import pytorch_lightning as pl
+from pytorch_lightning.trainer.states import TrainerFn
 
 from lightning_distill.atomic_files import write_json_atomically, write_text_atomically
 
@@ -79,8 +80,8 @@ class MetricsFile(pl.Callback):
         if trainer.sanity_checking:
             return
         self.history.append({**self._current(trainer), "step": trainer.global_step, "epoch": self._epochs_done(trainer)})
-        if self.status == AWAITING_FINAL_EVALUATION:
-            self.status = FINISHED
+        if self.status == AWAITING_FINAL_EVALUATION or trainer.state.fn == TrainerFn.VALIDATING:
+            self.status = FINISHED  # a stand-alone evaluation is the pipeline's last (e.g. trainer.max_steps=0: no training)
         self._write(trainer)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from pytorch_lightning.trainer.states import TrainerFn
 
 from lightning_distill.atomic_files import staged_directory
 from lightning_distill.callbacks.squad_evaluation import SquadEvaluation
@@ -24,6 +25,15 @@ class StudentCheckpoint(pl.Callback):
         self.dirpath = Path(dirpath)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._save(trainer, pl_module)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """A run that never trains (``trainer.max_steps=0``: e.g. a pruned or trimmed teacher, untrained) is
+        evaluated stand-alone and gets no ``on_train_end``: its student is saved here, once."""
+        if trainer.state.fn == TrainerFn.VALIDATING and not self.dirpath.exists():
+            self._save(trainer, pl_module)
+
+    def _save(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.is_global_zero:
             return
         datamodule = trainer.datamodule
@@ -31,7 +41,7 @@ class StudentCheckpoint(pl.Callback):
             save_qa_model(
                 pl_module.student,
                 staging,
-                tokenizer=getattr(datamodule, "tokenizer", None),
+                tokenizer=getattr(datamodule, "student_tokenizer", getattr(datamodule, "tokenizer", None)),
                 question_answering=_evaluation_settings(trainer),
             )
 

@@ -35,6 +35,7 @@ from lightning_distill.atomic_files import staged_directory
 from lightning_distill.cache_manifest import damage, write_manifest
 from lightning_distill.config.checks import require_bool, require_choice, require_integer
 from lightning_distill.data.featurization import FeaturizationSettings, featurize_batch
+from lightning_distill.data.heldout import check_part, records_of_part
 from lightning_distill.data.samplers import LengthGroupedSampler, SortedByLengthSampler
 from lightning_distill.data.squad_reader import SquadRecord, fingerprint_files, read_squad_files, records_from_hub
 from lightning_distill.errors import ConfigError
@@ -49,6 +50,8 @@ reused (2: a manifest of sizes and hashes, lightning_distill.cache_manifest)."""
 MODEL_INPUTS = ("input_ids", "attention_mask", "start_positions", "end_positions")
 FEATURE_INDEX = "feature_index"
 TEACHER_START, TEACHER_END = "teacher_start_logits", "teacher_end_logits"
+TEACHER_INPUT_IDS = "teacher_input_ids"
+"""A train batch's ids in the teacher's vocabulary, when the student's is trimmed (``input_ids`` are the student's)."""
 PADDING_MODES = ("max_length", "longest")
 
 
@@ -92,6 +95,7 @@ class SquadDataModule(LightningDataModule):
         hub_eval_split: str = "validation",
         max_train_examples: int | None = None,
         max_eval_examples: int | None = None,
+        eval_part: str | None = None,
         subset_seed: int = 0,
         max_seq_length: int = 384,
         doc_stride: int = 128,
@@ -107,6 +111,11 @@ class SquadDataModule(LightningDataModule):
     ) -> None:
         super().__init__()
         self.tokenizer = tokenizer
+        self.student_tokenizer = tokenizer
+        """What the student reads at evaluation and ships with; another one only when the student's
+        vocabulary is trimmed (:meth:`use_student_vocabulary`)."""
+        self.student_id_map: torch.Tensor | None = None
+        self.eval_part = eval_part
         self.settings = FeaturizationSettings(max_seq_length, doc_stride, max_query_length)
         self.sources = {
             "train": (_as_list(train_files), hub_train_split, "data.train_files"),
@@ -143,6 +152,7 @@ class SquadDataModule(LightningDataModule):
             require_bool(f"data.{key}", getattr(self, key))
         require_integer("data.mega_batch_mult", self.mega_batch_mult, minimum=1, null_means="transformers' default")
         require_integer("data.num_workers", self.num_workers, minimum=0)
+        check_part(self.eval_part)
         for files, _, key in self.sources.values():
             if not files and not self.hub_dataset:
                 raise ConfigError(f"{key} is not set and data.hub_dataset is null: give one of them.")
@@ -162,8 +172,27 @@ class SquadDataModule(LightningDataModule):
                 records, fingerprint = read_squad_files(files, key), fingerprint_files(files)
             else:
                 records, fingerprint = records_from_hub(self.hub_dataset, hub_split, f"data.hub_dataset ({split})")
+            if split == "eval":  # the part first, then the subset: a subset of select never reaches into test
+                records = records_of_part(records, self.eval_part, key)
             self._read_cache[split] = select_subset(records, self.max_examples[split], self.subset_seed), fingerprint
         return self._read_cache[split]
+
+    def records(self, split: str) -> list[SquadRecord]:
+        """The questions a split trains or evaluates on (after the part and the subset)."""
+        return self._read(split)[0]
+
+    def use_student_vocabulary(self, student_tokenizer: PreTrainedTokenizerFast, id_map: torch.Tensor) -> None:
+        """The student has its own (trimmed) vocabulary: evaluate with its tokenizer, as it will be
+        deployed, and give it the train features' ids translated through ``id_map`` (teacher id ->
+        student id). Train features stay the teacher's tokenization, so the cached teacher logits
+        keep lining up token by token. Call before :meth:`setup`."""
+        if self.eval_features is not None:
+            raise RuntimeError("use_student_vocabulary must be called before setup()")
+        self.student_tokenizer = student_tokenizer
+        self.student_id_map = id_map
+
+    def _tokenizer_of(self, split: str) -> PreTrainedTokenizerFast:
+        return self.student_tokenizer if split == "eval" else self.tokenizer
 
     def features_key(self, split: str) -> str:
         """The content key of a split's features (tokenizer, settings, data, subset); reads the data."""
@@ -172,12 +201,14 @@ class SquadDataModule(LightningDataModule):
     def _cache_key(self, split: str, data_fingerprint: str) -> str:
         key = {
             "version": FEATURIZATION_VERSION,
-            "tokenizer": tokenizer_fingerprint(self.tokenizer),
+            "tokenizer": tokenizer_fingerprint(self._tokenizer_of(split)),
             "settings": self.settings.as_dict(),
             "data": data_fingerprint,
             "max_examples": self.max_examples[split],
             "subset_seed": self.subset_seed,
         }
+        if split == "eval" and self.eval_part is not None:
+            key["part"] = self.eval_part
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
 
     def _featurize(self, records: list[SquadRecord], split: str) -> datasets.Dataset:
@@ -185,7 +216,7 @@ class SquadDataModule(LightningDataModule):
             featurize_batch,
             batched=True,
             remove_columns=list(records[0].keys()),
-            fn_kwargs={"tokenizer": self.tokenizer, "settings": self.settings},
+            fn_kwargs={"tokenizer": self._tokenizer_of(split), "settings": self.settings},
             desc=f"Featurizing {split}",
             new_fingerprint=f"featurize-{split}",
         )
@@ -242,9 +273,12 @@ class SquadDataModule(LightningDataModule):
         """Pad to ``max_seq_length`` (the paper's fixed shapes) or to the batch's longest feature;
         train batches also get their cached teacher logits, padded the same way."""
         indices = [row.pop(FEATURE_INDEX) for row in rows] if rows and FEATURE_INDEX in rows[0] else None
-        batch = self.tokenizer.pad(
+        batch = self._tokenizer_of(split).pad(
             rows, padding=self.padding, max_length=self.settings.max_seq_length, return_tensors="pt"
         )
+        if split == "train" and self.student_id_map is not None:
+            batch[TEACHER_INPUT_IDS] = batch["input_ids"]
+            batch["input_ids"] = self.student_id_map[batch["input_ids"]]
         if indices is not None:
             batch[FEATURE_INDEX] = torch.tensor(indices, dtype=torch.long)
             if split == "train" and self.teacher_logits is not None:

@@ -28,6 +28,9 @@ NO_THRESHOLD = float("inf")
 """Predictions are already thresholded by post-processing; the scorer must not threshold again."""
 PREDICTIONS_FILE = "predictions.json"
 NULL_ODDS_FILE = "null_odds.json"
+BEST_NON_NULL_FILE = "best_non_null.json"
+"""Each question's best span even where the run abstained: with null_odds.json, what scoring at any other null
+threshold needs (lightning_distill.evaluation.heldout); predictions.json alone cannot un-abstain."""
 
 
 @dataclass
@@ -113,9 +116,10 @@ def score_logits(
 
 def write_predictions(predictions: QAPredictions, directory: str | Path) -> None:
     """``predictions.json`` and ``null_odds.json`` in the official formats, so any official
-    evaluator can re-score a run (``--na-prob-file null_odds.json``)."""
+    evaluator can re-score a run (``--na-prob-file null_odds.json``), and ``best_non_null.json``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     write_json_atomically(directory / PREDICTIONS_FILE, predictions.predictions)
     null_odds = {qid: float(odds) for qid, odds in predictions.null_odds.items()}
     write_json_atomically(directory / NULL_ODDS_FILE, null_odds)
+    write_json_atomically(directory / BEST_NON_NULL_FILE, predictions.best_non_null)

@@ -31,6 +31,7 @@ from lightning_distill.errors import LightningDistillError
 
 USAGE_ERROR_EXIT_CODE = 2
 STUDENT_DIR = "student"
+TOKENIZER_FILE = "tokenizer.json"
 EVALUATION_CALLBACKS = ("parameter_count", "inference_time", "squad_evaluation")
 """The callbacks that produce a run's evaluation metrics; the others write training artifacts."""
 
@@ -61,6 +62,7 @@ def run_config(run_dir: Path, out: Path, overrides: Sequence[str]) -> DictConfig
 def rescore(run_dir: Path, out: Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     import pytorch_lightning as pl
 
+    from lightning_distill.data.tokenizer import load_tokenizer
     from lightning_distill.models.checkpoint import load_qa_model
     from lightning_distill.training.distillation_module import DistillationModule
     from lightning_distill.training.pipeline import instantiate, logged_metrics
@@ -72,7 +74,8 @@ def rescore(run_dir: Path, out: Path, overrides: Sequence[str] = ()) -> dict[str
     cfg = run_config(run_dir, out, overrides)
     out.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(cfg.seed, workers=True)
-    tokenizer = instantiate(cfg.tokenizer)
+    # The student's own tokenizer where it ships one: a trimmed vocabulary (student.vocab) is the student's, not cfg.tokenizer's.
+    tokenizer = load_tokenizer(str(student_dir)) if (student_dir / TOKENIZER_FILE).is_file() else instantiate(cfg.tokenizer)
     datamodule = instantiate(cfg.data, tokenizer=tokenizer)
     model = load_qa_model(student_dir, role="student")
     module = DistillationModule(model, None, instantiate(cfg.distillation), instantiate(cfg.optimizer))

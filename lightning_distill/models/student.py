@@ -28,6 +28,7 @@ from transformers.models.distilbert.modeling_distilbert import create_sinusoidal
 
 from lightning_distill.config.checks import require_bool, require_integer, require_number
 from lightning_distill.errors import ConfigError
+from lightning_distill.models.ffn_pruning import FfnPruning, prune_ffn
 from lightning_distill.models.pruning import choose_kept_heads, prune_heads
 from lightning_distill.models.weight_transfer import SeedReport, check_layer_seeding, load_seed_state_dict, seed_student
 
@@ -49,6 +50,8 @@ class StudentBuild:
 
     model: PreTrainedModel
     report: SeedReport | None
+    ffn_pruning: FfnPruning | None = None
+    """Which FFN neurons each layer kept, when ``ffn_dim`` is below ``hidden_dim``."""
 
 
 def build_student(
@@ -63,6 +66,7 @@ def build_student(
     dim: int = 768,
     base_n_heads: int = 12,
     hidden_dim: int = 3072,
+    ffn_dim: int | None = None,
     max_position_embeddings: int = 512,
     dropout: float = 0.1,
     attention_dropout: float = 0.1,
@@ -72,7 +76,9 @@ def build_student(
     sinusoidal_pos_embds: bool = False,
     init_seed: int | None = None,
 ) -> StudentBuild:
-    """Initialize, seed from ``seed_from`` (None: random only), then prune to ``n_heads`` heads."""
+    """Initialize, seed from ``seed_from`` (None: random only), then prune to ``n_heads`` heads and,
+    with ``ffn_dim`` below ``hidden_dim`` (the seed's width), to ``ffn_dim`` FFN neurons per layer
+    (:mod:`lightning_distill.models.ffn_pruning`)."""
     settings = locals()
     _validate(settings)
     config = DistilBertConfig(n_heads=base_n_heads, **{key: settings[key] for key in DISTILBERT_CONFIG_KEYS})
@@ -89,7 +95,11 @@ def build_student(
     else:
         log.info("Student seeding: none (student.seed_from=null); all tensors freshly initialized.")
     prune_heads(model, choose_kept_heads(n_layers, base_n_heads, n_heads, pruning_seed))
-    return StudentBuild(model=model, report=report)
+    ffn_pruning = None
+    if ffn_dim is not None and ffn_dim < hidden_dim:
+        ffn_pruning = prune_ffn(model, ffn_dim)
+        log.info("FFN pruning: kept %d of %d neurons per layer (by %s)", ffn_dim, hidden_dim, ffn_pruning.importance)
+    return StudentBuild(model=model, report=report, ffn_pruning=ffn_pruning)
 
 
 def initialize_weights(model: nn.Module, std: float, *, generator: torch.Generator | None = None) -> None:
@@ -148,6 +158,11 @@ def _validate(settings: dict) -> None:
             f"{settings['base_n_heads']}: choose a dim that is a multiple of the head count."
         )
     require_integer(key("hidden_dim"), settings["hidden_dim"], minimum=1)
+    require_integer(
+        key("ffn_dim"), settings["ffn_dim"], minimum=1, maximum=settings["hidden_dim"],
+        null_means="student.hidden_dim (no FFN pruning)",
+        hint="FFN neurons are pruned out of student.hidden_dim, so at most that many",
+    )
     require_integer(key("max_position_embeddings"), settings["max_position_embeddings"], minimum=1)
     for name in ("dropout", "attention_dropout", "qa_dropout"):
         require_number(key(name), settings[name], minimum=0.0, maximum=1.0)

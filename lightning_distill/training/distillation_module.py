@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from transformers import get_linear_schedule_with_warmup
 
-from lightning_distill.data.datamodule import FEATURE_INDEX, TEACHER_END, TEACHER_START
+from lightning_distill.data.datamodule import FEATURE_INDEX, TEACHER_END, TEACHER_INPUT_IDS, TEACHER_START
 from lightning_distill.errors import ConfigError
 from lightning_distill.training.distillation_loss import DistillationLoss, LossParts
 from lightning_distill.training.optimizer import OptimizerSettings, build_adamw
@@ -72,8 +72,9 @@ class DistillationModule(pl.LightningModule):
         teacher_start = batch.get(TEACHER_START)
         teacher_end = batch.get(TEACHER_END)
         if teacher_start is None and self.teacher is not None:
+            teacher_batch = {**batch, "input_ids": batch.get(TEACHER_INPUT_IDS, batch["input_ids"])}  # trimmed student vocabulary
             with torch.no_grad():
-                teacher_start, teacher_end = qa_logits(self.teacher, batch)
+                teacher_start, teacher_end = qa_logits(self.teacher, teacher_batch)
         return self.loss(
             start,
             end,

@@ -33,6 +33,7 @@ from lightning_distill.hub_access import check_hub_reachable
 from lightning_distill.models.student import StudentBuild
 from lightning_distill.models.teacher_fingerprint import teacher_fingerprint
 from lightning_distill.models.vocabulary import check_checkpoint_tokenizer
+from lightning_distill.models.vocabulary_trim import VocabularySettings, corpus_texts, trim_vocabulary
 from lightning_distill.models.weight_transfer import SeedReport
 from lightning_distill.sigopt_logger import SigOptLogger
 from lightning_distill.training.distillation_module import DistillationModule
@@ -42,6 +43,7 @@ from lightning_distill.training.teacher_logit_cache import TeacherCacheSettings,
 log = logging.getLogger(__name__)
 
 WORD_EMBEDDINGS = "distilbert.embeddings.word_embeddings.weight"
+VOCAB_KEY = "vocab"
 
 
 def eval_mode_warning(count: int) -> str:
@@ -71,8 +73,16 @@ def _instantiate_group(cfg: DictConfig | None, key: str) -> list[Any]:
     return [instantiate(entry) for entry in cfg.values() if entry is not None and "_target_" in entry]
 
 
-def _build_student(cfg: DictConfig, vocab_size: int, output_dir: Path) -> StudentBuild:
-    build = instantiate(cfg.student, vocab_size=vocab_size)
+def _student_config(cfg: DictConfig) -> DictConfig:
+    """``cfg.student`` as ``build_student`` takes it: without ``vocab`` (trimming needs the data, done after the build)."""
+    return OmegaConf.create({key: value for key, value in OmegaConf.to_container(cfg.student, resolve=True).items() if key != VOCAB_KEY})
+
+
+def _build_student(cfg: DictConfig, tokenizer: Any, datamodule: SquadDataModule, output_dir: Path) -> StudentBuild:
+    """Build, seed and prune the student; trim its vocabulary to the training texts when ``student.vocab`` asks
+    (the data module then evaluates with the student's tokenizer); write ``seeding_report.json``."""
+    vocab_size = len(tokenizer)
+    build = instantiate(_student_config(cfg), vocab_size=vocab_size)
     report = build.report
     if report is not None and any(entry.student_key == WORD_EMBEDDINGS for entry in report.shape_mismatch):
         raise ConfigError(
@@ -82,8 +92,16 @@ def _build_student(cfg: DictConfig, vocab_size: int, output_dir: Path) -> Studen
         )
     if report is None:  # seed_from: null, or a student loaded whole: nothing seeded, said as plainly
         report = SeedReport(source=None, layer_seeding=None, initialized=list(build.model.state_dict()))
+    document = report.as_dict()
+    document["ffn_pruning"] = None if build.ffn_pruning is None else build.ffn_pruning.as_dict()
+    document["vocabulary"] = None
+    vocabulary = VocabularySettings.from_config(cfg.student.get(VOCAB_KEY))
+    if vocabulary is not None and vocabulary.trims:
+        trim = trim_vocabulary(build.model, tokenizer, corpus_texts(datamodule.records("train")), vocabulary)
+        datamodule.use_student_vocabulary(trim.tokenizer, trim.id_map)
+        document["vocabulary"] = trim.report
     output_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(output_dir / "seeding_report.json", report.as_dict())
+    write_json_atomically(output_dir / "seeding_report.json", document)
     return build
 
 
@@ -168,6 +186,7 @@ def prepare(cfg: DictConfig) -> None:
 def train(cfg: DictConfig) -> dict[str, float]:
     """Run one distillation (or hard-label training) and return its final metrics."""
     _check_objectives(cfg.get("objectives"))
+    VocabularySettings.from_config(cfg.student.get(VOCAB_KEY))  # a bad student.vocab fails before any loading
     _check_deployment_measured(cfg)
     _check_evaluation_schedule(cfg.trainer)
     check_hub_reachable(cfg)
@@ -188,7 +207,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     data_seconds = time.perf_counter() - start
     seed_key = "seed_from" if "seed_from" in cfg.student else "name_or_path"
     check_checkpoint_tokenizer(cfg.student.get(seed_key), tokenizer, f"student.{seed_key}")
-    student = _build_student(cfg, len(tokenizer), output_dir)
+    student = _build_student(cfg, tokenizer, datamodule, output_dir)
     start = time.perf_counter()
     teacher.prepare(datamodule)
     datamodule.setup("fit")
