@@ -316,6 +316,34 @@ def test_design_card_command_runs_the_projects_full_search(tmp_path, cache_dir):
     assert pareto["baseline"]["values"] == {"exact": 67.07, "num_params": 66364418}
 
 
+def test_table2_extension_searches_ffn_width_and_vocabulary(tmp_path, cache_dir):
+    """search_space=table2_shrink (issue 32) through `-m`: SigOpt suggests student.ffn_dim and
+    student.vocab.min_count, and each trial builds what was suggested (seeding_report.json). The ranges are
+    narrowed to the smoke student's size (FFN 64 wide, 1-2 layers) so the trials take seconds."""
+    sweep_dir = tmp_path / "sweep"
+    narrowed = ("++search_space={student.ffn_dim: 'int(interval(8, 64))', student.vocab.min_count: 'choice(0, 1, 4)', "
+                "student.n_layers: 'int(interval(1, 2))', student.n_heads: 'int(interval(1, 2))'}")  # fmt: skip
+    result = run(
+        ["train.py", "-m", "hydra/sweeper=sigopt", "experiment=smoke", "search_space=table2_shrink", narrowed,
+         "hydra.sweeper.budget=3", "hydra.sweeper.parallelism=1", "hydra.sweeper.seed=3", "logger=[]",
+         f"hydra.sweep.dir={sweep_dir}", f"paths.cache_dir={cache_dir}"],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    (sweep,) = journal_events(sweep_dir, "sweep")
+    assert {"student.ffn_dim", "student.vocab.min_count"} <= {p["name"] for p in sweep["experiment"]["parameters"]}
+    records = observations(sweep_dir)
+    assert len(records) == 3
+    for record in records:
+        assignments = record["assignments"]
+        report = json.loads((REPO_ROOT / record["output_dir"] / "seeding_report.json").read_text())
+        kept_width = report["ffn_pruning"]["width_to"] if report["ffn_pruning"] else 64
+        assert kept_width == assignments["student.ffn_dim"]
+        min_count = assignments["student.vocab.min_count"]
+        assert (report["vocabulary"] is None) == (min_count == 0)
+        if min_count:
+            assert report["vocabulary"]["min_count"] == min_count and report["vocabulary"]["kept"] < 30522
+
+
 def test_design_card_command_defaults_are_the_full_budget():
     """Unlike the plugin's generic defaults (20 trials, 2 in parallel): 479 observations, 20 in parallel."""
     from hydra import compose, initialize_config_dir
