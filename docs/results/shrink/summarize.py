@@ -74,8 +74,9 @@ def rows() -> list[dict]:
     table = []
     for cell in sorted(CELLS.iterdir()):
         headline = json.loads((cell / "heldout.json").read_text())["headline"]
+        run = json.loads((cell / "metrics.json").read_text())["final"]  # the run's own evaluation: all of split B
         name, seed = cell_and_seed(cell.name)
-        table.append({"cell": name, "seed": seed, **{key: headline.get(key) for key in COLUMNS}})
+        table.append({"cell": name, "seed": seed, **{key: headline.get(key) for key in COLUMNS}, "all_b_best_f1": run["best_f1"]})
     return table
 
 
@@ -86,7 +87,7 @@ def groups(table: list[dict]) -> dict[str, dict]:
     summary = {}
     for name, members in grouped.items():
         summary[name] = {"cell": name, "runs": len(members)}
-        for key in COLUMNS:
+        for key in (*COLUMNS, "all_b_best_f1"):
             values = [row[key] for row in members if row[key] is not None]
             summary[name][key] = statistics.fmean(values) if values else None
             summary[name][f"{key}_sd"] = statistics.stdev(values) if len(values) > 1 else None
