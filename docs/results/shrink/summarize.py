@@ -5,8 +5,8 @@
 
 Per cell, ``cells/<cell>/`` keeps what every number is computed from: ``best_non_null.json.gz`` and
 ``null_odds.json.gz`` (the evaluation on all of split B), ``heldout.json`` (select/test scores),
-``metrics.json`` (the run's own record, incl. num_params and the int8 ONNX size), ``seeding_report.json``
-and ``command.txt``. ``--recompute`` re-scores every published cell from those files with
+``metrics.json`` (the run's own final record, incl. num_params and the int8 ONNX size),
+``seeding_report.json.gz`` (seeding, FFN neurons kept, vocabulary) and ``command.txt``. ``--recompute`` re-scores every published cell from those files with
 ``lightning_distill.evaluation.heldout`` and checks the committed ``heldout.json`` against it.
 """
 
@@ -26,8 +26,8 @@ ROOT = HERE.parents[2]
 OUT = ROOT / "outputs" / "shrink"
 CELLS = HERE / "cells"
 SPLIT_B = ROOT.parent / "shared" / "data" / "squad_v2" / "dev-v2.0.splitB.json"
-COPIED = ("heldout.json", "metrics.json", "seeding_report.json", "command.txt")
-GZIPPED = ("best_non_null.json", "null_odds.json")
+COPIED = ("heldout.json", "metrics.json", "command.txt")
+GZIPPED = ("best_non_null.json", "null_odds.json", "seeding_report.json")
 BASELINE = "L6H12-base"
 SMALLER = 0.70  # target 1: at least 30 % fewer parameters than the baseline ...
 WITHIN = 1.0  # ... within 1 point of its calibrated test f1
@@ -116,7 +116,49 @@ def targets(summary: dict[str, dict]) -> list[str]:
                  + ("MET by " + ", ".join(f"{r['cell']} ({r['test_f1_calibrated']:.2f})" for r in better) if better
                     else f"MISSED; best at that size {best['cell']} {best['test_f1_calibrated']:.2f} "
                     f"({best['test_f1_calibrated'] - f1:+.2f})"))  # fmt: skip
+    references = [row for name, row in summary.items() if name.endswith("-untrained")]
+    for label, rule in (("Target 1", lambda r: r["num_params"] <= limit and r["test_f1_calibrated"] >= f1 - WITHIN),
+                        ("Target 2", lambda r: r["num_params"] <= base["num_params"] and r["test_f1_calibrated"] >= f1 + BETTER)):
+        hits = [f"{r['cell']} ({r['num_params'] / 1e6:.2f} M, {r['test_f1_calibrated']:.2f})" for r in references if rule(r)]
+        lines.append(f"{label} among the untrained references (a teacher pruned/trimmed, not trained; one evaluation, "
+                     f"no seed spread): {', '.join(hits) if hits else 'none'}.")  # fmt: skip
     return lines
+
+
+FRONTS = {  # cell -> (published frontier table, sweep, trial, shape)
+    "front-narrow-random-9": ("offline-search-narrow", "random", "9", "6L/11H"),
+    "front-full-random-9": ("offline-search", "random", "9", "5L/11H"),
+    "front-full-lite-23": ("offline-search", "lite", "23", "5L/5H"),
+    "front-narrow-lite-11": ("offline-search-narrow", "lite", "11", "5L/11H"),
+    "front-narrow-random-2": ("offline-search-narrow", "random", "2", "4L/10H"),
+}
+
+
+def restatement(summary: dict[str, dict]) -> str:
+    """The published front students next to their re-training, the pruned teacher untrained and the default recipe."""
+    header = ("| front student | shape | params (M) | published best_f1 slice / all B | retrained: all-B best_f1 | test f1 @0 "
+              "| **test f1 @cal** | pruned teacher untrained @cal | default recipe @cal |")  # fmt: skip
+    lines = [header, "|" + "---|" * 9]
+    base = summary[BASELINE]
+    lines.append(f"| baseline 6L/12H | 6L/12H | {fmt(base['num_params'], 2, 1e6)} | 55.48 / 56.41 | {fmt(base['all_b_best_f1'])} "
+                 f"| {fmt(base['test_f1'])} | **{fmt(base['test_f1_calibrated'])}** | {fmt(summary['teacher-untrained']['test_f1_calibrated'])} "
+                 f"| (this row) |")  # fmt: skip
+    for cell, (study, sweep, trial, shape) in FRONTS.items():
+        with open(HERE.parent / study / "frontier_split_b.csv", newline="") as handle:
+            published = next((row for row in csv.DictReader(handle) if (row["sweep"], row["trial"]) == (sweep, trial)), None)
+        if published is None:  # on the search's front but not re-scored on all of split B then
+            with open(HERE.parent / study / "sweeps" / sweep / "observations.csv", newline="") as handle:
+                row = next(row for row in csv.DictReader(handle) if row["trial"] == trial)
+            published = {"best_f1_slice": f"{float(row['best_f1']):.2f}", "best_f1_full": "-", "num_params": row["num_params"]}
+        own, untrained = summary.get(cell), summary.get(f"{cell}-untrained")
+        default = summary.get(f"{cell}-default-recipe")
+        lines.append(
+            f"| {study} {sweep} {trial} | {shape} | {float(published['num_params']) / 1e6:.2f} | {published['best_f1_slice']} / "
+            f"{published['best_f1_full']} | {fmt(own and own['all_b_best_f1'])} | {fmt(own and own['test_f1'])} "
+            f"| **{fmt(own and own['test_f1_calibrated'])}** | {fmt(untrained and untrained['test_f1_calibrated'])} "
+            f"| {fmt(default and default['test_f1_calibrated'])} |"
+        )
+    return "\n".join(lines)
 
 
 def fmt(value, digits=2, scale=1.0) -> str:
@@ -136,7 +178,8 @@ def markdown(summary: dict[str, dict], table: list[dict]) -> str:
             f"| **{fmt(row['test_f1_calibrated'])}** | {fmt(row['test_f1_calibrated_sd'])} | {fmt(row['test_HasAns_f1_calibrated'])} |"
         )
     return "\n".join(["## Cells (mean over seeds; every run in cells.csv)", "", *lines, "", "## Targets", "",
-                      *(f"- {line}" for line in targets(summary)), ""])  # fmt: skip
+                      *(f"- {line}" for line in targets(summary)), "", "## The published fronts re-stated", "",
+                      restatement(summary), ""])  # fmt: skip
 
 
 def plot(summary: dict[str, dict]) -> None:
