@@ -58,7 +58,8 @@ def heldout_metrics(
     records: Sequence[Mapping[str, Any]], best_non_null: Mapping[str, str], null_odds: Mapping[str, float]
 ) -> dict[str, Any]:
     """Select metrics, the threshold calibrated there, and test metrics at 0 and at that threshold."""
-    part_of = partition_articles(article_question_counts(records))
+    counts = article_question_counts(records)
+    part_of = partition_articles(counts)
     gold = {part: {r["id"]: r["answers"]["text"] for r in records if part_of[r["title"]] == part} for part in PARTS}
     missing = [qid for part in PARTS for qid in gold[part] if qid not in null_odds or qid not in best_non_null]
     if missing:
@@ -76,7 +77,7 @@ def heldout_metrics(
     select = at(SELECT, DEFAULT_THRESHOLD)
     calibrated = select["best_f1_thresh"]
     test_default, test_calibrated = at(TEST, DEFAULT_THRESHOLD), at(TEST, calibrated)
-    articles = {part: [title for title, _ in article_question_counts(records) if part_of[title] == part] for part in PARTS}
+    articles = {part: [title for title, _ in counts if part_of[title] == part] for part in PARTS}
     headline = {"select_best_f1": select["best_f1"], "calibrated_threshold": calibrated}
     headline.update({f"test_{name}": test_default[name] for name in HEADLINE})
     headline.update({f"test_{name}_calibrated": test_calibrated[name] for name in HEADLINE})

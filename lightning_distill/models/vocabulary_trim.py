@@ -112,9 +112,10 @@ def choose_kept_ids(counts: Counter[int], special_ids: Iterable[int], settings: 
     """Special tokens plus the wordpieces counted ``min_count`` times or more (the ``max_size``
     most frequent of them; ties to the lower id), in their original id order."""
     specials = set(special_ids)
-    candidates = [(token, count) for token, count in counts.items() if count >= settings.min_count and token not in specials]
-    if settings.min_count == 0:
+    if settings.min_count == 0:  # every wordpiece qualifies, used or not
         candidates = [(token, counts.get(token, 0)) for token in range(vocab_size) if token not in specials]
+    else:
+        candidates = [(token, count) for token, count in counts.items() if count >= settings.min_count and token not in specials]
     if settings.max_size is not None:
         room = max(settings.max_size - len(specials), 0)
         candidates = sorted(candidates, key=lambda item: (-item[1], item[0]))[:room]

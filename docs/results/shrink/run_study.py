@@ -85,7 +85,7 @@ def cells() -> list[tuple[str, list[str]]]:
 def run_cell(name: str, overrides: list[str]) -> int:
     run_dir = OUT / name
     run_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "train.py", *BASE, *overrides, f"hydra.run.dir={run_dir}"]
+    command = [sys.executable, "train.py", *BASE, *overrides, f"hydra.run.dir={run_dir.relative_to(ROOT)}"]
     (run_dir / "command.txt").write_text(" ".join(command[1:]) + "\n")
     with open(run_dir / "driver.log", "a") as log:
         code = subprocess.call(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)

@@ -16,7 +16,6 @@ import argparse
 import csv
 import gzip
 import json
-import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -36,13 +35,18 @@ COLUMNS = ("num_params", "onnx_int8_size_mb", "select_best_f1", "calibrated_thre
            "test_exact_calibrated", "test_f1_calibrated", "test_HasAns_f1_calibrated", "test_NoAns_exact_calibrated")  # fmt: skip
 
 
+def relative_paths(text: str) -> str:
+    """This machine's checkout and its shared/ folder as the repository-relative paths they are."""
+    return text.replace(f"{ROOT}/", "").replace(f"{ROOT.parent}/", "../")
+
+
 def publish() -> None:
     for run in sorted(OUT.glob("*/heldout.json")):
         source, target = run.parent, CELLS / run.parent.name
         target.mkdir(parents=True, exist_ok=True)
         for name in COPIED:
             if (source / name).is_file():
-                shutil.copyfile(source / name, target / name)
+                (target / name).write_text(relative_paths((source / name).read_text()))
         for name in GZIPPED:
             with open(source / name, "rb") as plain, gzip.GzipFile(target / f"{name}.gz", "wb", mtime=0) as packed:
                 packed.write(plain.read())
