@@ -152,3 +152,18 @@ def test_lies_stay_plausible_real_outcomes():
     mean = LiteDriver(SPEC, lie="mean")._lie_values(history)
     assert mean["exact"] == pytest.approx(40.0) and mean["exact"] >= 20.0, "below-threshold trial 2 left out"
     assert mean["num_params"] == pytest.approx(1500.0)
+
+
+def test_each_suggestion_says_which_strategy_served_it():
+    """Random while valid observations <= max(2 x 2 dimensions, 4) = 4 (failed ones do not count), then GP,
+    then SPE beyond ``spe_beyond``: the strategy is lite's own choice, read off its broker."""
+    strategies = []
+    for size in (0, 5, 6, 9, 10):  # history 0..5 holds trial 3 failed: 4 valid at 5, 5 valid at 6
+        strategies.append(driver_with_history(size, spe_beyond=8).suggest([]).strategy)
+    assert strategies == ["random", "random", "gp", "spe", "spe"]
+
+
+def test_failed_observations_keep_lite_in_its_random_phase():
+    driver = LiteDriver(SPEC, seed=0)
+    driver.restore([observed(t, 2, 0.5, failed=True) for t in range(12)], set())
+    assert driver.suggest([]).strategy == "random"

@@ -82,6 +82,33 @@ def test_export_joins_trials_to_their_runs_across_starts(optuna_search, tmp_path
     assert all(entry["checkpoint"].endswith("student") for entry in pareto["frontier"])
     with open(out / "observations.csv", newline="") as handle:
         assert len(list(csv.DictReader(handle))) == 4
+    # NSGA-II's first generation (population_size trials) is RandomSampler's: all four are random draws
+    assert {record["strategy"] for record in records.values()} == {"random"}
+
+
+def test_tpe_strategy_is_random_until_n_startup_trials_had_completed_when_the_trial_was_asked():
+    from datetime import datetime, timedelta
+    from types import SimpleNamespace
+
+    from lightning_distill.evaluation.optuna_sweep import sampler_strategy
+
+    start = datetime(2026, 1, 1)
+
+    def trial(number, asked, completed, state="COMPLETE"):
+        return SimpleNamespace(number=number, state=SimpleNamespace(name=state), system_attrs={},
+                               datetime_start=start + timedelta(minutes=asked),
+                               datetime_complete=start + timedelta(minutes=completed) if completed is not None else None)  # fmt: skip
+
+    # two workers: trials 2 and 3 were asked before trials 0 and 1 had finished
+    trials = [trial(0, 0, 5), trial(1, 0, 6), trial(2, 1, 7, "FAIL"), trial(3, 6, 9), trial(4, 8, None, "RUNNING")]
+    sampler = {"_target_": "optuna.samplers.MOTPESampler", "n_startup_trials": 2}
+    assert [sampler_strategy(t, trials, sampler) for t in trials] == ["random", "random", "random", "motpe", "motpe"]
+    assert sampler_strategy(trials[3], trials, {"_target_": "optuna.samplers.RandomSampler"}) == "random"
+    nsga = {"_target_": "optuna.samplers.NSGAIISampler"}
+    trials[3].system_attrs["nsga2:generation"] = 2
+    assert sampler_strategy(trials[3], trials, nsga) == "nsga2 (generation 2)"
+    assert sampler_strategy(trials[0], trials, nsga) is None  # no generation recorded: not guessed
+    assert sampler_strategy(trials[0], trials, {"_target_": "some.OtherSampler"}) is None
 
 
 def test_report_overlays_the_export_with_hypervolume_trial_times_and_baseline(optuna_search, tmp_path):

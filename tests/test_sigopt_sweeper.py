@@ -397,3 +397,31 @@ def test_same_search_space_runs_under_optuna_multi_objective(tmp_path, cache_dir
     configs = sorted(sweep_dir.glob("*/.hydra/overrides.yaml"))
     assert len(configs) == 2
     assert "student.n_layers=" in configs[0].read_text() and "optimizer.learning_rate=" in configs[0].read_text()
+
+
+def test_each_trial_records_the_strategy_that_served_it_and_the_report_says_so(tmp_path):
+    """2 dimensions: lite draws at random while valid observations <= max(2 x 2, 4), so one trial at a time
+    gives 5 random trials, then GP; a 3-trial sweep never leaves the random phase, and its report says so."""
+    import csv
+
+    sweep_dir = tmp_path / "sweep"
+    result = app_sweep(sweep_dir, "hydra.sweeper.budget=7", "hydra.sweeper.parallelism=1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = ["random"] * 5 + ["gp"] * 2
+    assert [record["strategy"] for record in journal_events(sweep_dir, "suggestion")] == expected
+    assert [record["strategy"] for record in journal_events(sweep_dir, "observation")] == expected
+    with (sweep_dir / "observations.csv").open(newline="") as handle:
+        assert [row["strategy"] for row in csv.DictReader(handle)] == expected
+    assert "trial 5 suggested (gp" in result.stdout + result.stderr
+
+    short = tmp_path / "short"
+    assert app_sweep(short, "hydra.sweeper.budget=3", "hydra.sweeper.parallelism=1").returncode == 0
+    reports = {}
+    for name, directory in (("long", sweep_dir), ("short", short)):
+        report = run(["-m", "lightning_distill.evaluation.report", str(directory), "--out", str(tmp_path / f"report-{name}")])
+        assert report.returncode == 0, report.stderr[-2000:]
+        reports[name] = (tmp_path / f"report-{name}" / "report.md").read_text()
+    assert "Suggestions by strategy: random 5, gp 2." in reports["long"]
+    assert "never left a random phase" not in reports["long"]
+    assert "Suggestions by strategy: random 3." in reports["short"]
+    assert "**This search never left a random phase**" in reports["short"]

@@ -78,6 +78,8 @@ class OptimizerError(RuntimeError):
 class Suggestion:
     id: str
     assignments: dict[str, Any]
+    strategy: str | None = None
+    """What served it (lite: ``random``, ``gp``, ``spe``); None where the optimizer does not say (the service)."""
 
 
 class Driver(Protocol):

@@ -208,11 +208,13 @@ class DuplicateRecordError(ValueError):
 NUMBER = (int, float)
 RECORD_FIELDS: dict[str, dict[str, tuple[type, ...] | str]] = {
     "sweep": {"driver": (str,), "experiment_id": (str,), "experiment": (dict,), "fixed": (list,)},
-    "suggestion": {"number": "trial", "suggestion_id": (str,), "assignments": (dict,), "overrides": (list,)},
+    "suggestion": {"number": "trial", "suggestion_id": (str,), "assignments": (dict,), "overrides": (list,),
+                   "strategy": (str, type(None))},
     "observation": {
         "trial": "trial", "suggestion_id": (str,), "assignments": (dict,), "status": (str,), "values": "numbers",
         "reason": (str, type(None)), "duration_s": (*NUMBER, type(None)), "started_at": (*NUMBER, type(None)),
         "finished_at": (*NUMBER, type(None)), "output_dir": (str, type(None)), "metrics": (dict,),
+        "strategy": (str, type(None)),
     },
     "reported": {"trial": "trial", "observation_id": (str, type(None))},
     "started": {"trial": "trial"},
@@ -221,7 +223,7 @@ RECORD_FIELDS: dict[str, dict[str, tuple[type, ...] | str]] = {
 }  # fmt: skip
 """Per event, its fields and their types; "trial": an integer >= 0, "numbers": {name: number}."""
 OPTIONAL_FIELDS = {"overrides", "values", "reason", "duration_s", "started_at", "finished_at", "output_dir", "metrics",
-                   "observation_id", "fixed", "signal"}  # fmt: skip
+                   "observation_id", "fixed", "signal", "strategy"}  # fmt: skip
 
 
 def check_record(record: Any) -> dict[str, Any]:
@@ -272,9 +274,12 @@ def _apply(state: JournalState, record: dict[str, Any]) -> None:
         observation = Observation(**record)
         if observation.trial in state.observations:
             raise DuplicateRecordError(f"a second observation of trial {observation.trial}")
-        state.trials.setdefault(
-            observation.trial, Trial(observation.trial, observation.suggestion_id, observation.assignments)
+        suggested = state.trials.setdefault(
+            observation.trial,
+            Trial(observation.trial, observation.suggestion_id, observation.assignments, strategy=observation.strategy),
         )
+        if observation.strategy is None:
+            observation.strategy = suggested.strategy
         state.observations[observation.trial] = observation
     elif event == "reported":
         state.reported.add(record["trial"])

@@ -85,9 +85,9 @@ class LiteDriver:
         experiment = self._caught_up(history)
         lies = self._lie_values(history) if pending and not experiment.in_random_phase() else None
         with self._own_numpy_random_state(), threadpool_limits(limits=self.blas_threads, user_api="blas"):
-            assignments = experiment.suggest(history, pending, lies)
+            assignments, strategy = experiment.suggest(history, pending, lies)
         self._suggestions += 1
-        return Suggestion(id=f"lite-{self._suggestions}", assignments=assignments)
+        return Suggestion(id=f"lite-{self._suggestions}", assignments=assignments, strategy=strategy)
 
     def _new_experiment(self) -> LiteExperiment:
         return LiteExperiment(self.spec, refit_every=self.refit_every, spe_beyond=self.spe_beyond)

@@ -32,9 +32,13 @@ from typing import Any
 
 from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec, sigopt_values
 from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
-from hydra_plugins.sigopt_sweeper._trial import Observation
+from hydra_plugins.sigopt_sweeper._trial import RANDOM_STRATEGY, Observation
 
 log = logging.getLogger(__name__)
+
+RANDOM, GP, SPE = RANDOM_STRATEGY, "gp", "spe"
+"""lite's strategies, as its broker picks them: random while valid observations <= max(2 x dimensions, 4)
+(``is_initialization_phase``), else SPE (beyond ``spe_beyond`` observations, or lite's own limits), else GP."""
 
 
 class LiteExperiment:
@@ -61,10 +65,11 @@ class LiteExperiment:
 
     def suggest(
         self, history: Sequence[Observation], pending: Sequence[dict[str, Any]], lies: dict[str, float] | None
-    ) -> dict[str, Any]:
-        """The next assignments, pending trials observed at ``lies`` (None: not observed)."""
+    ) -> tuple[dict[str, Any], str | None]:
+        """The next assignments, pending trials observed at ``lies`` (None: not observed), and the strategy
+        lite's broker chose for them (``random``, ``spe`` or ``gp``; None through the public client only)."""
         if self._broker is None:
-            return self._suggest_fresh(history, pending, lies)
+            return self._suggest_fresh(history, pending, lies), None
         broker = self._broker
         real = len(broker.observations)
         try:
@@ -72,13 +77,14 @@ class LiteExperiment:
                 _observe_lies(self._connection, pending, lies)
             broker.stored_suggestion = None
             broker.force_spe = self._beyond_gp(len(history))
-            if broker.use_random or broker.use_spe or self._refit_due():
+            strategy = RANDOM if broker.use_random else SPE if broker.use_spe else GP
+            if strategy != GP or self._refit_due():
                 suggestion = broker.create_suggestion()
             else:
                 suggestion = self._gp_with_kept_hyperparameters()
-            if not (broker.use_random or broker.use_spe):
+            if strategy == GP:
                 self._gp_suggestions += 1
-            return dict(suggestion.assignments)
+            return dict(suggestion.assignments), strategy
         finally:
             del broker.observations[real:]
             broker.stored_suggestion = None

@@ -41,10 +41,10 @@ def write_observations(
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     names = [metric.name for metric in metrics]
-    writer.writerow(["trial", "status", *parameter_names, *names, "duration_s", "reason", "output_dir"])
+    writer.writerow(["trial", "status", "strategy", *parameter_names, *names, "duration_s", "reason", "output_dir"])
     for observation in ordered:
         writer.writerow(
-            [observation.trial, observation.status]
+            [observation.trial, observation.status, observation.strategy or ""]
             + [observation.assignments.get(name, "") for name in parameter_names]
             + [observation.values.get(name, "") for name in names]
             + [_round(observation.duration_s), observation.reason or "", observation.output_dir or ""]
@@ -153,6 +153,7 @@ def _record(observation: Observation) -> dict[str, Any]:
         "finished_at": observation.finished_at,
         "output_dir": observation.output_dir,
         "suggestion_id": observation.suggestion_id,
+        "strategy": observation.strategy,
     }
 
 

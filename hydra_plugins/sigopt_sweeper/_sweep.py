@@ -317,12 +317,19 @@ class RunningSweep:
                 f"The {len(self.observations) + len(self.in_flight)} trials so far are journaled: fix the cause, then "
                 "rerun with hydra.sweeper.resume=true."
             ) from error
-        trial = Trial(self.next_number, suggestion.id, suggestion.assignments, space.overrides(suggestion.assignments))
+        trial = Trial(
+            self.next_number,
+            suggestion.id,
+            suggestion.assignments,
+            space.overrides(suggestion.assignments),
+            strategy=suggestion.strategy,
+        )
         self.next_number += 1
         self.journal.record_suggestion(trial)
         log.info(
-            "trial %d suggested (waited %.2f s): %s",
+            "trial %d suggested (%s, waited %.2f s): %s",
             trial.number,
+            trial.strategy or "strategy not reported",
             time.perf_counter() - started,
             " ".join(trial.overrides[len(space.fixed) :]),
         )

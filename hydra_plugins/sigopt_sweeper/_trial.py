@@ -48,12 +48,18 @@ assignments: requeued, not observed. Matched by name, since Ray may not be impor
 ``CacheDamagedError`` is lightning_distill's: a shared cache damaged while the sweep ran."""
 
 
+RANDOM_STRATEGY = "random"
+"""The strategy name of a suggestion drawn at random (lite's initialization phase, a random searcher)."""
+
+
 @dataclass
 class Trial:
     number: int
     suggestion_id: str
     assignments: dict[str, Any]
     overrides: list[str] = field(default_factory=list)
+    strategy: str | None = None
+    """What served the suggestion (``Suggestion.strategy``)."""
 
 
 @dataclass
@@ -83,6 +89,8 @@ class Observation:
     output_dir: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     """Everything the task returned (the configured metrics are in ``values``)."""
+    strategy: str | None = None
+    """What served the trial's suggestion (``Trial.strategy``)."""
 
     @property
     def failed(self) -> bool:
@@ -103,6 +111,7 @@ def to_observation(outcome: TrialOutcome, metrics: tuple[Metric, ...]) -> tuple[
         "started_at": outcome.started_at,
         "finished_at": outcome.finished_at,
         "output_dir": outcome.output_dir,
+        "strategy": trial.strategy,
     }
     if not outcome.ok:
         return Observation(status=FAILED, reason=outcome.reason, **base), None

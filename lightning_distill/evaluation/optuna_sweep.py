@@ -15,6 +15,9 @@ The metrics (names, objectives, thresholds) come from the jobs' own composed con
 states: COMPLETE is ``completed``; FAIL is ``failed`` with the run's own status as the reason;
 RUNNING or WAITING trials (a start that was stopped mid-batch) are ``lost``: listed in
 ``pareto.json`` and counted, never observed.
+
+Each observation's ``strategy`` is the sampler's phase when the trial was asked (``sampler_strategy``):
+``random`` for RandomSampler, NSGA-II's generation 0 and (MO)TPE's startup trials, else the sampler's name.
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ RELATIVE_TOLERANCE = 1e-9
 CHECKPOINT_DIR = "student"
 """Where a trial's run directory keeps its student (the project's ``callbacks.student_checkpoint``)."""
 SQLITE_PREFIX = "sqlite:///"
+NSGA2_GENERATION_KEY = "nsga2:generation"
+"""Where optuna's NSGAIISampler records a trial's generation (``optuna/samplers/_nsga2.py``); generation 0 is random."""
+TPE_STARTUP_DEFAULT = 10
+"""TPESampler's and MOTPESampler's default ``n_startup_trials`` (optuna 2.10): random until that many are complete."""
+RANDOM_STRATEGY = "random"
 FAILURE_LINE_MARKERS = ("Error", "error:", "NaN")
 
 
@@ -123,6 +131,32 @@ def search_metrics(job: Job) -> tuple[Metric, ...]:
     return parse_metrics(entries)
 
 
+def sampler_config(job: Job) -> dict[str, Any]:
+    """The job's ``hydra.sweeper.sampler`` ({} where the run directory does not keep Hydra's config)."""
+    hydra_yaml = job.path / ".hydra" / "hydra.yaml"
+    if not hydra_yaml.is_file():
+        return {}
+    sampler = OmegaConf.load(hydra_yaml).hydra.sweeper.get("sampler")
+    return OmegaConf.to_container(sampler, resolve=False) if sampler is not None else {}
+
+
+def sampler_strategy(trial: Any, trials: Sequence[Any], sampler: dict[str, Any]) -> str | None:
+    """What served ``trial``: ``random`` in a sampler's random phase, else the sampler (None: unknown sampler)."""
+    name = str(sampler.get("_target_", "")).rsplit(".", 1)[-1]
+    if name == "RandomSampler":
+        return RANDOM_STRATEGY
+    if name == "NSGAIISampler":
+        generation = trial.system_attrs.get(NSGA2_GENERATION_KEY)
+        return None if generation is None else RANDOM_STRATEGY if generation == 0 else f"nsga2 (generation {generation})"
+    if name in ("TPESampler", "MOTPESampler"):
+        startup = int(sampler.get("n_startup_trials", TPE_STARTUP_DEFAULT))
+        asked = trial.datetime_start
+        done = sum(1 for other in trials if other.state.name in ("COMPLETE", "PRUNED") and other.datetime_complete
+                   and asked and other.datetime_complete <= asked)  # fmt: skip
+        return RANDOM_STRATEGY if done < startup else name.removesuffix("Sampler").lower()
+    return None
+
+
 def load_trials(storage: str, study_name: str) -> list[Any]:
     import optuna
 
@@ -136,7 +170,9 @@ def load_trials(storage: str, study_name: str) -> list[Any]:
     return sorted(study.get_trials(deepcopy=False), key=lambda trial: trial.number)
 
 
-def to_observation(trial: Any, jobs: Sequence[Job], metrics: Sequence[Metric]) -> Observation | None:
+def to_observation(
+    trial: Any, jobs: Sequence[Job], metrics: Sequence[Metric], strategy: str | None = None
+) -> Observation | None:
     """The trial as the sigopt sweeper would have journaled it; None for a trial that never finished."""
     state = trial.state.name
     if state not in ("COMPLETE", "FAIL"):
@@ -154,6 +190,7 @@ def to_observation(trial: Any, jobs: Sequence[Job], metrics: Sequence[Metric]) -
         "duration_s": finished - started if started is not None and finished is not None else None,
         "output_dir": str(job.path) if job else None,
         "metrics": final,
+        "strategy": strategy,
     }
     if state == "FAIL":
         reason = status if job is None or ": " in status.removeprefix("failed: ") else " / ".join(filter(None, (status, job.failure_line())))
@@ -168,7 +205,10 @@ def export(storage: str, study_name: str, jobs_dirs: Sequence[Path], out: Path) 
     jobs = find_jobs(jobs_dirs)
     metrics = search_metrics(jobs[0])
     trials = load_trials(storage, study_name)
-    observations = [o for trial in trials if (o := to_observation(trial, jobs, metrics)) is not None]
+    sampler = sampler_config(jobs[0])
+    observations = [
+        o for trial in trials if (o := to_observation(trial, jobs, metrics, sampler_strategy(trial, trials, sampler)))
+    ]
     lost = [trial.number for trial in trials if trial.state.name not in ("COMPLETE", "FAIL")]
     out.mkdir(parents=True, exist_ok=True)
     names = sorted({name for trial in trials for name in trial.params})

@@ -31,6 +31,7 @@ import os
 import re
 import statistics
 import sys
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,8 @@ class Sweep:
     pareto: dict[str, Any] | None
     suggested: int
     budget: int | None
+    inferred_strategies: dict[int, str] = field(default_factory=dict)
+    """Per trial, lite's phase read off the journal where the sweep predates recorded strategies."""
 
     @property
     def name(self) -> str:
@@ -210,7 +213,56 @@ def load_sweep(directory: Path, skipped: list[str]) -> Sweep:
     header = next((record for record in journal if record.get("event") == "sweep"), {})
     suggested |= {record.get("trial") for record in observations}
     budget = header.get("experiment", {}).get("observation_budget", header.get("budget"))
-    return Sweep(directory, observations, pareto, len(suggested), budget if isinstance(budget, int) else None)
+    return Sweep(directory, observations, pareto, len(suggested), budget if isinstance(budget, int) else None,
+                 infer_lite_phases(journal, header))  # fmt: skip
+
+
+LITE_RANDOM_FACTOR, LITE_RANDOM_MINIMUM = 2, 4
+"""sigoptlite serves random points while its valid observations are <= max(2 x dimensions, 4)
+(``sigoptlite/broker.py``, ``is_initialization_phase``)."""
+MODEL_STRATEGY = "model (gp or spe)"
+
+
+def infer_lite_phases(journal: Sequence[dict[str, Any]], header: dict[str, Any]) -> dict[int, str]:
+    """Per suggested trial of a lite sweep, ``random`` or ``MODEL_STRATEGY``: the completed observations
+    journaled before its suggestion against lite's rule. Exact for the phase (pending trials' lies are only
+    added after it), silent on GP vs SPE. Empty for other drivers."""
+    if header.get("driver") != "lite":
+        return {}
+    limit = max(LITE_RANDOM_FACTOR * len(header.get("experiment", {}).get("parameters", [])), LITE_RANDOM_MINIMUM)
+    valid, phases = 0, {}
+    for record in journal:
+        if record.get("event") == "observation" and record.get("status") == "completed":
+            valid += 1
+        elif record.get("event") == "suggestion" and isinstance(record.get("number"), int):
+            phases[record["number"]] = "random" if valid <= limit else MODEL_STRATEGY
+    return phases
+
+
+def strategy_counts(sweep: Sweep) -> tuple[Counter[str], bool]:
+    """Observations per strategy that served them, and whether any count was inferred from the journal."""
+    counts: Counter[str] = Counter()
+    inferred = False
+    for o in sweep.observations:
+        strategy = o.get("strategy")
+        if strategy is None and o.get("trial") in sweep.inferred_strategies:
+            strategy, inferred = sweep.inferred_strategies[o["trial"]], True
+        counts[strategy or "not recorded"] += 1
+    return counts, inferred
+
+
+def strategy_line(sweep: Sweep) -> str:
+    """Which strategies served the sweep, and plainly whether it ever left a random phase."""
+    counts, inferred = strategy_counts(sweep)
+    if not counts:
+        return ""
+    listed = ", ".join(f"{name} {count}" for name, count in counts.most_common())
+    note = " (inferred from the journal: lite's rule, valid observations <= max(2 x dimensions, 4))" if inferred else ""
+    line = f"Suggestions by strategy: {listed}{note}."
+    if set(counts) == {"random"}:
+        line += (" **This search never left a random phase**: every trial was a random draw, so it says nothing about"
+                 " the optimizer's model.")  # fmt: skip
+    return line
 
 
 def _read_jsonl(path: Path, skipped: list[str]) -> list[dict[str, Any]]:
@@ -605,6 +657,8 @@ def sweep_tables(sweep: Sweep, report_dir: Path) -> list[str]:
                 f"{f', {len(sweep.lost)} lost (trials {sweep.lost}: started, never finished, not re-run)' if sweep.lost else ''}.")
     partial = sweep.in_flight or (sweep.budget and len(sweep.observations) < sweep.budget)
     lines += [("**In progress / partial.** " if partial else "") + progress, ""]
+    if line := strategy_line(sweep):
+        lines += [line, ""]
     frontier = sorted(sweep.pareto.get("frontier", []), key=lambda o: o["values"].get(size["name"], 0))
     threshold = score.get("threshold")
     meets = f"{score['name']} >= {threshold:g} (its threshold)" if threshold is not None else f"{score['name']} (no threshold)"

@@ -79,6 +79,9 @@ def cells() -> list[tuple[str, list[str]]]:
     queue += [(f"{name}-seed2", ["seed=2", *overrides]) for name, overrides in study + follow_up if name not in second]
     for name, settings in front[2:]:
         queue += [(name, [f"{key}={value}" for key, value in settings.items()])]
+    # Issue 33: the baseline cell under bf16 autocast on this CPU (avx512_bf16), seeds 1 and 2 as its fp32 cells,
+    # to decide whether `trainer.precision=auto` may pick bf16 here (only if the objective stays within seed noise).
+    queue += [(f"L6H12-base-bf16-seed{seed}", [f"seed={seed}", "trainer.precision=bf16-mixed"]) for seed in (1, 2)]
     return queue
 
 
