@@ -32,6 +32,9 @@ code: 28, kind: StorageFull, message: \"No space left on device\" })")."""
 
 CUDA_OOM_MARKERS = ("CUDA out of memory", "CUDA error: out of memory", "OutOfMemoryError")
 CRASHED = "crashed"
+STOPPED_EARLY = "stopped_early"
+"""A task may return ``{"stopped_early": "<why>", ...}`` beside its metrics: it stopped itself early (a
+hopeless trial) and its values are those at stop. Observed as completed, with that reason."""
 INFRASTRUCTURE_ERRORS = (
     "WorkerCrashedError",
     "NodeDiedError",
@@ -125,7 +128,9 @@ def to_observation(outcome: TrialOutcome, metrics: tuple[Metric, ...]) -> tuple[
     bad = non_finite(values)
     if bad:
         return Observation(status=FAILED, reason=f"{NON_FINITE_LOSS}: non-finite {bad}", metrics=returned, **base), None
-    return Observation(status=COMPLETED, values=values, metrics=returned, **base), None
+    stopped = returned.get(STOPPED_EARLY)
+    reason = stopped if isinstance(stopped, str) and stopped else None
+    return Observation(status=COMPLETED, values=values, metrics=returned, reason=reason, **base), None
 
 
 def failure_reason(error: BaseException) -> str:

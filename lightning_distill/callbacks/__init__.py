@@ -1,5 +1,6 @@
 """Lightning callbacks that measure and record a run (kept out of the LightningModule)."""
 
+from lightning_distill.callbacks.hopeless_trial import HopelessTrialStopping
 from lightning_distill.callbacks.inference_time import InferenceTime
 from lightning_distill.callbacks.metrics_file import MetricsFile
 from lightning_distill.callbacks.onnx_deployment import OnnxDeployment
@@ -7,4 +8,4 @@ from lightning_distill.callbacks.parameter_count import ParameterCount
 from lightning_distill.callbacks.squad_evaluation import SquadEvaluation
 from lightning_distill.callbacks.student_checkpoint import StudentCheckpoint
 
-__all__ = ["InferenceTime", "MetricsFile", "OnnxDeployment", "ParameterCount", "SquadEvaluation", "StudentCheckpoint"]
+__all__ = ["HopelessTrialStopping", "InferenceTime", "MetricsFile", "OnnxDeployment", "ParameterCount", "SquadEvaluation", "StudentCheckpoint"]

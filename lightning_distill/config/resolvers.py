@@ -28,6 +28,16 @@ def package_path(package: str, relative: str = "") -> str:
     return str(importlib.resources.files(package) / relative)
 
 
+def is_multirun() -> bool:
+    """Whether this job is a trial of a multirun (``-m``): search-only behaviour keys off it, and it is
+    False wherever Hydra's runtime config is not set (the compose API, tests, plain Python)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def register_resolvers() -> None:
+    OmegaConf.register_new_resolver("multirun", is_multirun, replace=True)
     OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
     OmegaConf.register_new_resolver("package_path", package_path, replace=True)

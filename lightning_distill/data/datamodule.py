@@ -302,6 +302,15 @@ class SquadDataModule(LightningDataModule):
             return self._loader(self.train_features, "train", sampler=sampler)
         return self._loader(self.train_features, "train", shuffle=True)
 
+    def eval_subset(self, questions: int) -> tuple[list[SquadRecord], datasets.Dataset, DataLoader]:
+        """The first ``questions`` evaluation questions, their features and a loader over them (in feature
+        order, ``feature_index`` counting within the subset): a cheap probe of a student mid-training."""
+        examples = self.eval_examples[:questions]
+        wanted = {example["id"] for example in examples}
+        rows = [index for index, example_id in enumerate(self.eval_features["example_id"]) if example_id in wanted]
+        features = self.eval_features.select(rows)
+        return examples, features, self._loader(features, "eval")
+
     def val_dataloader(self) -> DataLoader:
         sampler = SortedByLengthSampler(self.lengths("eval")) if self.sort_eval_by_length else None
         return self._loader(self.eval_features, "eval", sampler=sampler)

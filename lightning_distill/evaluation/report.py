@@ -251,6 +251,27 @@ def strategy_counts(sweep: Sweep) -> tuple[Counter[str], bool]:
     return counts, inferred
 
 
+STOPPED_EARLY = "stopped_early"
+
+
+def early_stop_line(sweep: Sweep) -> str:
+    """How many trials stopped early as hopeless and the training time that saved (estimated from each
+    stopped trial's own pace: its training seconds at stop x the steps it skipped / the steps it ran)."""
+    stopped = [o for o in sweep.observations if str(o.get("reason") or "").startswith(STOPPED_EARLY)]
+    if not stopped:
+        return ""
+    saved = 0.0
+    for o in stopped:
+        metrics = o.get("metrics", {})
+        step, planned, seconds = (_number(metrics.get(k)) for k in ("stopped_at_step", "planned_steps", "train_seconds_at_stop"))
+        if step and planned and seconds is not None:
+            saved += seconds * (planned - step) / step
+    spent = sum(d for o in sweep.observations if (d := _number(o.get("duration_s"))) is not None)
+    share = f" ({100 * saved / (spent + saved):.0f} % of what the trials would have taken)" if spent + saved > 0 else ""
+    return (f"Stopped early as hopeless: {len(stopped)} of {len(sweep.observations)} trials (values at stop reported); "
+            f"about {saved / 60:.1f} min of training not run{share}.")  # fmt: skip
+
+
 def strategy_line(sweep: Sweep) -> str:
     """Which strategies served the sweep, and plainly whether it ever left a random phase."""
     counts, inferred = strategy_counts(sweep)
@@ -657,8 +678,9 @@ def sweep_tables(sweep: Sweep, report_dir: Path) -> list[str]:
                 f"{f', {len(sweep.lost)} lost (trials {sweep.lost}: started, never finished, not re-run)' if sweep.lost else ''}.")
     partial = sweep.in_flight or (sweep.budget and len(sweep.observations) < sweep.budget)
     lines += [("**In progress / partial.** " if partial else "") + progress, ""]
-    if line := strategy_line(sweep):
-        lines += [line, ""]
+    for line in (strategy_line(sweep), early_stop_line(sweep)):
+        if line:
+            lines += [line, ""]
     frontier = sorted(sweep.pareto.get("frontier", []), key=lambda o: o["values"].get(size["name"], 0))
     threshold = score.get("threshold")
     meets = f"{score['name']} >= {threshold:g} (its threshold)" if threshold is not None else f"{score['name']} (no threshold)"

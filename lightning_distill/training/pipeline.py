@@ -26,6 +26,7 @@ from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from lightning_distill.atomic_files import write_json_atomically
+from lightning_distill.callbacks.hopeless_trial import HopelessTrialStopping
 from lightning_distill.config.checks import require_integer
 from lightning_distill.data.datamodule import SquadDataModule
 from lightning_distill.errors import ConfigError, LightningDistillError
@@ -228,6 +229,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics.update(logged_metrics(trainer))  # a new Lightning run starts from an empty record
     log.info("%s", summary_line(output_dir, metrics))
     result: dict[str, Any] = {**metrics, "epoch": trainer.current_epoch, "global_step": trainer.global_step}
+    for callback in callbacks:
+        if isinstance(callback, HopelessTrialStopping):
+            result.update(callback.result())
     run_ids = [logger.version for logger in loggers if isinstance(logger, SigOptLogger) and logger.version]
     if run_ids:  # journaled with the trial's observation (Observation.metrics): which SigOpt run it was
         result["sigopt_run_id"] = run_ids[0]
