@@ -191,12 +191,19 @@ class FakeSigOpt:
         return self.random.uniform(low, high)
 
     def _observe(self, experiment: dict[str, Any], body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        suggestion = self.open_suggestions.pop(str(body.get("suggestion")), None)
+        if body.get("suggestion") is None and isinstance(body.get("assignments"), dict):  # an observation of given
+            names = sorted(p["name"] for p in experiment["parameters"])  # assignments, as SigOpt accepts them
+            if sorted(body["assignments"]) != names:
+                return 400, {"message": f"assignments must name every parameter {names}"}
+            suggestion = {"id": None, "assignments": body["assignments"]}
+        else:
+            suggestion = self.open_suggestions.pop(str(body.get("suggestion")), None)
         if suggestion is None:
             return 400, {"message": f"suggestion {body.get('suggestion')} is not open"}
         names = sorted(m["name"] for m in experiment["metrics"])
         if not body.get("failed") and sorted(v["name"] for v in body.get("values", [])) != names:
-            self.open_suggestions[suggestion["id"]] = suggestion
+            if suggestion["id"] is not None:
+                self.open_suggestions[suggestion["id"]] = suggestion
             return 400, {"message": f"values must name every metric {names}"}
         observation = {
             "object": "observation",
@@ -206,6 +213,7 @@ class FakeSigOpt:
             "assignments": suggestion["assignments"],
             "failed": bool(body.get("failed")),
             "values": body.get("values", []),
+            "metadata": body.get("metadata"),
         }
         self.observations.append(observation)
         return 200, observation

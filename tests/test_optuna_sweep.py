@@ -152,3 +152,28 @@ def test_report_baseline_from_a_metrics_file_alone(optuna_search, tmp_path):
     assert from_file["label"] == "kept" and from_file["values"] == from_dir["values"]
     with pytest.raises(ValueError, match="metrics.json"):
         load_baseline(str(tmp_path / "nowhere.json"))
+
+
+def test_warm_start_adds_earlier_observations_to_the_study_once(optuna_search, tmp_path):
+    """search.warm_start with an Optuna preset: the earlier sweep's observations (here an Optuna export) become
+    trials of the stored study before the first ask, tagged, added once, and left out of the new export."""
+    import optuna
+
+    root, storage, _ = optuna_search
+    earlier = tmp_path / "earlier"
+    assert export_main([storage, STUDY, str(root / "part-0"), str(root / "part-1"), "--out", str(earlier)]) == 0
+    new_storage = f"sqlite:///{tmp_path / 'warm.db'}"
+    for start in range(2):  # a second start (a restarted search) adds nothing again
+        result = optuna_sweep(tmp_path / f"sweep-{start}", root / "cache", new_storage, 1, f"search.warm_start=[{earlier}]")
+        assert result.returncode == 0, result.stderr[-3000:]
+    trials = optuna.load_study(study_name=STUDY, storage=new_storage).get_trials()
+    warm = [trial for trial in trials if "warm_start" in trial.user_attrs]
+    assert [trial.user_attrs["warm_start"] for trial in warm] == [0, 1, 2, 3]
+    assert [trial.state.name for trial in warm] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    earlier_records = [json.loads(line) for line in (earlier / "observations.jsonl").read_text().splitlines()]
+    assert warm[0].params == earlier_records[0]["assignments"]
+    assert list(warm[0].values) == pytest.approx([earlier_records[0]["values"]["exact"], earlier_records[0]["values"]["num_params"]])
+    assert len(trials) == 6, "4 earlier + 1 trial per start"
+    out = tmp_path / "export"
+    assert export_main([new_storage, STUDY, str(tmp_path / "sweep-0"), str(tmp_path / "sweep-1"), "--out", str(out)]) == 0
+    assert len((out / "observations.jsonl").read_text().splitlines()) == 2

@@ -93,3 +93,23 @@ def test_a_named_project_is_created_once_then_reused(tmp_path):
             assert result.returncode == 0, result.stderr[-3000:]
         assert list(server.projects) == ["demo"]
         assert [experiment["project"] for experiment in server.experiments.values()] == ["demo", "demo"]
+
+
+def test_warm_start_posts_earlier_observations_once_as_observations_without_a_suggestion(tmp_path):
+    first = tmp_path / "first"
+    assert app_sweep(first, "hydra.sweeper.budget=3", "hydra.sweeper.parallelism=1", "oom_jobs=[1]").returncode == 0
+    sweep_dir = tmp_path / "sweep"
+    with FakeSigOpt(TOKEN) as server:
+        result = api_sweep(sweep_dir, server, "hydra.sweeper.budget=2", "hydra.sweeper.parallelism=1",
+                           f"hydra.sweeper.warm_start=[{first}]")  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        warm = [o for o in server.observations if o["suggestion"] is None]
+        assert [o["metadata"] for o in warm] == [{"warm_start": 0}, {"warm_start": 1}, {"warm_start": 2}]
+        assert [o["failed"] for o in warm] == [False, True, False]
+        assert warm[0]["assignments"] == observations(first)[0]["assignments"]
+        assert len(server.observations) == 5, "3 earlier observations, then the sweep's own 2"
+        resumed = api_sweep(sweep_dir, server, "hydra.sweeper.budget=3", "hydra.sweeper.parallelism=1",
+                            "hydra.sweeper.resume=true", f"hydra.sweeper.warm_start=[{first}]")  # fmt: skip
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert len([o for o in server.observations if o["suggestion"] is None]) == 3, "not posted twice on resume"
+    assert len(journal_events(sweep_dir, "observation")) == 3

@@ -425,3 +425,55 @@ def test_each_trial_records_the_strategy_that_served_it_and_the_report_says_so(t
     assert "never left a random phase" not in reports["long"]
     assert "Suggestions by strategy: random 3." in reports["short"]
     assert "**This search never left a random phase**" in reports["short"]
+
+
+def test_warm_start_enters_earlier_observations_before_the_first_suggestion(tmp_path):
+    """A 6-trial sweep, then a new one warm-started from it: 5 valid earlier observations put lite past its
+    random phase (<= max(2 x 2, 4)) at once; observations outside the new space are skipped and counted."""
+    import csv
+
+    first = tmp_path / "first"
+    assert app_sweep(first, "hydra.sweeper.budget=6", "hydra.sweeper.parallelism=1", "oom_jobs=[2]").returncode == 0
+    narrower = tmp_path / "narrower.csv"  # the same trials, as a file, two of them with width outside 1..6
+    rows = list(csv.DictReader((first / "observations.csv").open(newline="")))
+    for row in rows:
+        row["width"] = str(min(int(row["width"]), 6))
+    rows[0]["width"], rows[3]["width"] = "7", "8"
+    with narrower.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+    second = tmp_path / "second"
+    result = app_sweep(second, "hydra.sweeper.budget=2", "hydra.sweeper.parallelism=1",
+                       f"hydra.sweeper.warm_start=[{first}]")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    (warm,) = journal_events(second, "warm_start")
+    assert len(warm["observations"]) == 6 and warm["skipped"] == {}
+    assert [record["strategy"] for record in journal_events(second, "suggestion")] == ["gp", "gp"]
+    assert [record["trial"] for record in observations(second)] == [0, 1], "earlier trials are no trials of this sweep"
+
+    third = tmp_path / "third"
+    result = app_sweep(third, "hydra.sweeper.budget=1", "hydra.sweeper.parallelism=1",
+                       "width=int(interval(1, 6))", f"hydra.sweeper.warm_start=[{narrower}]")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    (warm,) = journal_events(third, "warm_start")
+    assert len(warm["observations"]) == 4 and warm["skipped"] == {"outside the space": 2}
+    assert "4 observations enter the experiment (1 failed); skipped: 2 outside the space" in result.stdout + result.stderr
+
+    # a resume keeps the journaled warm start; changing it is refused naming the key
+    resumed = app_sweep(second, "hydra.sweeper.budget=3", "hydra.sweeper.parallelism=1", "hydra.sweeper.resume=true",
+                        f"hydra.sweeper.warm_start=[{first}]")  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert journal_events(second, "suggestion")[-1]["strategy"] == "gp"
+    refused = app_sweep(second, "hydra.sweeper.budget=4", "hydra.sweeper.resume=true", "hydra.sweeper.warm_start=[]")
+    assert refused.returncode == 2 and "hydra.sweeper.warm_start=[] differs" in refused.stdout + refused.stderr
+
+
+def test_warm_start_errors_name_the_key(tmp_path):
+    missing = app_sweep(tmp_path / "sweep", f"hydra.sweeper.warm_start=[{tmp_path / 'nowhere'}]")
+    assert missing.returncode == 2
+    assert "hydra.sweeper.warm_start: " in missing.stdout + missing.stderr and "does not exist" in missing.stdout + missing.stderr
+    assert not (tmp_path / "sweep" / "journal.jsonl").exists(), "nothing is journaled before the warm start is read"
+    bad = app_sweep(tmp_path / "sweep2", "hydra.sweeper.warm_start=5")  # refused by Hydra's schema, naming the key
+    assert bad.returncode != 0 and "hydra.sweeper.warm_start" in bad.stdout + bad.stderr

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 UNAUTHORIZED = (401, 403)
 NOT_FOUND = 404
+WARM_START_KEY = "warm_start"
+"""Metadata key of a warm-start observation on SigOpt: its index in the journaled warm-start list."""
 
 
 class SigOptAccessError(RuntimeError):
@@ -118,6 +120,21 @@ class ApiDriver:
                 self._retrying(
                     "delete a suggestion", lambda s=suggestion: self._experiment().suggestions(s.id).delete()
                 )
+
+    def warm_start(self, observations: Sequence[Observation]) -> None:
+        """Each earlier observation as an observation of the experiment with assignments and no suggestion,
+        tagged ``metadata.warm_start`` = its index in the journaled list: a resume posts only the missing ones."""
+        present = self._retrying("list observations", lambda: self._experiment().observations().fetch())
+        posted = {
+            (item.metadata or {}).get(WARM_START_KEY) for item in present.iterate_pages() if item.metadata is not None
+        }
+        for index, observation in enumerate(observations):
+            if index in posted:
+                continue
+            body: dict[str, Any] = {"assignments": observation.assignments, "metadata": {WARM_START_KEY: index}}
+            body.update({"failed": True} if observation.failed else {"values": sigopt_values(observation)})
+            self._retrying("report a warm-start observation", lambda b=body: self._experiment().observations().create(**b))
+        log.info("SigOpt experiment %s: %d warm-start observations present", self.experiment_id, len(observations))
 
     def suggest(self, pending: Sequence[dict[str, Any]]) -> Suggestion:
         suggestion = self._retrying("create a suggestion", lambda: self._experiment().suggestions().create())

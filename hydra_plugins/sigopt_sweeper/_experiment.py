@@ -98,6 +98,9 @@ class Driver(Protocol):
         """Bring the optimizer up to the journal's history (its observations and every journaled
         suggestion id); return trials newly reported to it."""
 
+    def warm_start(self, observations: Sequence[Observation]) -> None:
+        """Observations of earlier sweeps for the experiment to start from (before any suggestion; not trials)."""
+
     def suggest(self, pending: Sequence[dict[str, Any]]) -> Suggestion:
         """Next assignments, knowing which are still being evaluated."""
 

@@ -27,6 +27,7 @@ from typing import Any
 from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec
 from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
 from hydra_plugins.sigopt_sweeper._trial import COMPLETED, FAILED, Observation, Trial
+from hydra_plugins.sigopt_sweeper._warm_start import WarmStart
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ class JournalState:
     interrupted: Counter[int] = field(default_factory=Counter)
     """Times each trial was in flight when the user stopped the sweep (SIGINT/SIGTERM)."""
     skipped_lines: int = 0
+    warm: WarmStart | None = None
+    """The warm start the sweep began with (its ``warm_start`` record), None if it had none."""
 
     @property
     def pending(self) -> list[Trial]:
@@ -104,6 +107,9 @@ class Journal:
 
     def record_suggestion(self, trial: Trial) -> None:
         self._append({"event": "suggestion", **asdict(trial)})
+
+    def record_warm_start(self, warm: WarmStart) -> None:
+        self._append({"event": "warm_start", **warm.to_record()})
 
     def record_started(self, trial: int) -> None:
         self._append({"event": "started", "trial": trial})
@@ -220,6 +226,7 @@ RECORD_FIELDS: dict[str, dict[str, tuple[type, ...] | str]] = {
     "started": {"trial": "trial"},
     "requeued": {"trial": "trial", "reason": (str,)},
     "interrupted": {"trial": "trial", "signal": (str,)},
+    "warm_start": {"sources": (list,), "observations": (list,), "skipped": (dict,)},
 }  # fmt: skip
 """Per event, its fields and their types; "trial": an integer >= 0, "numbers": {name: number}."""
 OPTIONAL_FIELDS = {"overrides", "values", "reason", "duration_s", "started_at", "finished_at", "output_dir", "metrics",
@@ -289,3 +296,8 @@ def _apply(state: JournalState, record: dict[str, Any]) -> None:
         state.requeued[record["trial"]] += 1
     elif event == "interrupted":
         state.interrupted[record["trial"]] += 1
+    elif event == "warm_start":
+        try:
+            state.warm = WarmStart.from_record(record)
+        except (TypeError, KeyError) as error:
+            raise BadRecordError(f"warm_start record has an observation of the wrong shape ({error})") from None

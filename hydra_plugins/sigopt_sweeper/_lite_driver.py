@@ -57,6 +57,8 @@ class LiteDriver:
         self.refit_every = refit_every
         self.spe_beyond = spe_beyond
         self.history: list[Observation] = []
+        self.warm: list[Observation] = []
+        """Earlier sweeps' observations (``warm_start``): first in lite's history, never trials of this sweep."""
         self._experiment: LiteExperiment | None = None
         self._suggestions = 0
         self.seed = seed
@@ -76,12 +78,16 @@ class LiteDriver:
         self._suggestions = max([self._suggestions, *numbers])
         return [observation.trial for observation in self.history if observation.trial not in reported]
 
+    def warm_start(self, observations: Sequence[Observation]) -> None:
+        self.warm = list(observations)
+        self._experiment = None  # rebuilt with them first at the next suggestion
+
     def observe(self, observation: Observation) -> str | None:
         self.history.append(observation)
         return None
 
     def suggest(self, pending: Sequence[dict[str, Any]]) -> Suggestion:
-        history = list(self.history)  # a snapshot: the sweep may observe while a prefetch suggests
+        history = [*self.warm, *self.history]  # a snapshot: the sweep may observe while a prefetch suggests
         experiment = self._caught_up(history)
         lies = self._lie_values(history) if pending and not experiment.in_random_phase() else None
         with self._own_numpy_random_state(), threadpool_limits(limits=self.blas_threads, user_api="blas"):

@@ -60,7 +60,19 @@ def read_settings(settings: DictConfig) -> DictConfig:
             "hydra.sweeper.checkpoint_dir (the checkpoint's subdirectory in a trial's output directory) is not set."
         )
     check_baseline(values.get("baseline"))
+    check_warm_start(values.get("warm_start"))
     return OmegaConf.create(values)
+
+
+def check_warm_start(sources: Any) -> None:
+    """``hydra.sweeper.warm_start`` is a list of paths (sweep directories or observation files)."""
+    if sources is None:
+        return
+    if not isinstance(sources, list) or not all(isinstance(source, str) and source for source in sources):
+        raise SweepConfigError(
+            f"hydra.sweeper.warm_start={sources!r} must be a list of earlier sweep directories or observation files, "
+            "e.g. hydra.sweeper.warm_start=[outputs/sweep-1,outputs/sweep-2/observations.csv]."
+        )
 
 
 def check_baseline(baseline: Any) -> None:

@@ -46,6 +46,7 @@ from hydra_plugins.sigopt_sweeper._trial import (
     to_observation,
 )
 from hydra_plugins.sigopt_sweeper._trial_pool import InfrastructureError, LauncherPool, RayPool, TimedTask, make_pool
+from hydra_plugins.sigopt_sweeper._warm_start import read_warm_start
 from hydra_plugins.sigopt_sweeper.config import KeepCheckpoints
 from lightning_distill.errors import first_line
 
@@ -108,16 +109,36 @@ class SigOptSweep:
 
 
 def _start(driver: Driver, journal: Journal, settings: DictConfig, spec: ExperimentSpec) -> JournalState:
-    """Start the driver on a new experiment, or on the journaled one brought up to the journal's history."""
+    """Start the driver on a new experiment, or on the journaled one brought up to the journal's history.
+
+    A new sweep reads its warm start (``hydra.sweeper.warm_start``) before anything is written, journals it
+    after the header, and hands it to the driver before the first suggestion; a resumed one takes the
+    journaled warm start (the sources must be the same)."""
     state = journal.state_to_resume(spec, driver.name, resume=settings.resume)
+    sources = [str(source) for source in settings.get("warm_start") or []]
+    warm = state.warm if state.header is not None else (read_warm_start(sources, spec) if sources else None)
+    if state.header is not None and sources != (warm.sources if warm else []):
+        raise SweepConfigError(
+            f"hydra.sweeper.warm_start={sources} differs from the journaled sweep's "
+            f"({warm.sources if warm else 'none'}) in {journal.path}; a sweep keeps the warm start it began with. "
+            "Resume without changing it, or start a new sweep in another hydra.sweep.dir."
+        )
     experiment_id = driver.start(state.header["experiment_id"] if state.header else settings.experiment_id)
     sweep_dir = journal.path.parent
     if state.header is None:
         journal.write_header(sweep_header(driver.name, experiment_id, spec))
+        if warm is not None:
+            journal.record_warm_start(warm)
+            log.info("%s", warm.summary())
+            if not warm.observations:
+                log.warning("hydra.sweeper.warm_start: none of the earlier observations fits this search (%s)",
+                            ", ".join(sources))  # fmt: skip
     else:
         log.info(
             "Resuming %s: %d observations, %d trials to re-run", sweep_dir, len(state.observations), len(state.pending)
         )
+    if warm is not None and warm.observations:
+        driver.warm_start(warm.observations)
     suggestion_ids = [trial.suggestion_id for trial in state.trials.values()]
     for trial in driver.restore(list(state.observations.values()), state.reported, suggestion_ids):
         journal.record_reported(trial)

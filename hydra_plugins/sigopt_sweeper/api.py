@@ -12,6 +12,7 @@ from hydra_plugins.sigopt_sweeper._result_files import write_observations, write
 from hydra_plugins.sigopt_sweeper._search_space import Parameter, SearchSpace, parse_search_space
 from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
 from hydra_plugins.sigopt_sweeper._trial import COMPLETED, FAILED, Observation
+from hydra_plugins.sigopt_sweeper._warm_start import WarmStart, read_warm_start
 
 __all__ = [
     "COMPLETED",
@@ -24,8 +25,10 @@ __all__ = [
     "SearchSpace",
     "Suggestion",
     "SweepConfigError",
+    "WarmStart",
     "parse_metrics",
     "parse_search_space",
+    "read_warm_start",
     "write_observations",
     "write_pareto",
 ]

@@ -110,6 +110,11 @@ class SigOptSweeperConf:
 
     resume: bool = False
     """Continue the sweep journaled in hydra.sweep.dir instead of refusing to overwrite it."""
+    warm_start: list[str] = field(default_factory=list)
+    """Earlier sweeps whose observations the new experiment starts from: sweep directories (their
+    ``observations.jsonl``, also what ``lightning_distill.evaluation.optuna_sweep`` exports) or observation
+    files (``observations.jsonl`` / ``observations.csv``). Observations outside this search space or without
+    this sweep's metrics are skipped and counted. Read once, when the sweep starts, and journaled."""
     experiment_id: str | None = None
     """api driver: attach to this existing experiment instead of creating one."""
     token_env: str = "SIGOPT_API_TOKEN"

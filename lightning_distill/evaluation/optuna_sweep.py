@@ -56,6 +56,8 @@ NSGA2_GENERATION_KEY = "nsga2:generation"
 TPE_STARTUP_DEFAULT = 10
 """TPESampler's and MOTPESampler's default ``n_startup_trials`` (optuna 2.10): random until that many are complete."""
 RANDOM_STRATEGY = "random"
+WARM_START_ATTR = "warm_start"
+"""Trials added from earlier sweeps (``lightning_distill.optuna_warm_start``): not trials of this sweep."""
 FAILURE_LINE_MARKERS = ("Error", "error:", "NaN")
 
 
@@ -206,12 +208,13 @@ def export(storage: str, study_name: str, jobs_dirs: Sequence[Path], out: Path) 
     metrics = search_metrics(jobs[0])
     trials = load_trials(storage, study_name)
     sampler = sampler_config(jobs[0])
+    own = [trial for trial in trials if WARM_START_ATTR not in trial.user_attrs]  # (warm ones count for TPE's start)
     observations = [
-        o for trial in trials if (o := to_observation(trial, jobs, metrics, sampler_strategy(trial, trials, sampler)))
+        o for trial in own if (o := to_observation(trial, jobs, metrics, sampler_strategy(trial, trials, sampler)))
     ]
-    lost = [trial.number for trial in trials if trial.state.name not in ("COMPLETE", "FAIL")]
+    lost = [trial.number for trial in own if trial.state.name not in ("COMPLETE", "FAIL")]
     out.mkdir(parents=True, exist_ok=True)
-    names = sorted({name for trial in trials for name in trial.params})
+    names = sorted({name for trial in own for name in trial.params})
     write_observations(out, observations, names, metrics)
     front = write_pareto(out, observations, metrics, None, CHECKPOINT_DIR)
     pareto = json.loads((out / "pareto.json").read_text())
