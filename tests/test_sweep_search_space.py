@@ -161,3 +161,14 @@ def test_ffn_width_and_vocabulary_are_searchable(overrides, ffn_bounds):
         assert space["student.vocab.min_count"].grid == (0, 1, 2, 4, 8)
         trial = compose(config_name="train", overrides=[overrides[0], f"student.ffn_dim={ffn_bounds[0]}", "student.vocab.min_count=8"])
     assert (trial.student.ffn_dim, trial.student.vocab.min_count) == (ffn_bounds[0], 8)
+
+
+def test_the_offline_space_has_no_inert_dimensions():
+    """Issue 33: initializer_range (every tensor is seeded from the teacher) and eval_batch_size (scoring speed
+    only) are not searched offline; 17 dimensions remain, so lite's random phase ends after 34 valid trials."""
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["experiment=offline_search", "hparams_search=sigopt_offline"],
+                      return_hydra_config=True)  # fmt: skip
+    names = {p.name for p in parse_search_space(dict(cfg.hydra.sweeper.params)).parameters}
+    assert not names & {"student.initializer_range", "data.eval_batch_size"}
+    assert len(names) == 17
