@@ -472,12 +472,17 @@ def make_modes(
     same = random_batches(len(data.datamodule.train_features), args.batch_size, count, args.seed)
     teacher.to(device)
     grouped = grouped_batches(data.datamodule.lengths("train"), args.batch_size, args.mega_batch_mult, count, args.seed)
+    # compare_precisions: the fast mode again at each other precision, on the identical batches (fp32 and bf16
+    # rows side by side; trainer.precision=auto picks bf16 on CPUs with native bf16 only on such evidence)
+    others = [p for p in args.compare_precisions if resolve_precision(p, device.type) != precision]
     return [
         Mode("naive", DistillationModule(copy.deepcopy(student), None, loss, optimizer), naive_data, same,
              "32-true", device, live_teacher=teacher),
         Mode("fast", DistillationModule(copy.deepcopy(student), None, loss, optimizer), fast_data, same, precision, device),
         Mode("fast+grouped", DistillationModule(copy.deepcopy(student), None, loss, optimizer), fast_data, grouped,
              precision, device),
+        *(Mode(f"fast {other.split('-')[0]}", DistillationModule(copy.deepcopy(student), None, loss, optimizer), fast_data,
+               same, resolve_precision(other, device.type), device) for other in others),
     ]
 
 

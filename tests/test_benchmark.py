@@ -13,11 +13,13 @@ def test_benchmark_reports_every_mode(tmp_path, capsys, squad_dir, monkeypatch):
 
     monkeypatch.setenv("LIGHTNING_DISTILL_SQUAD_DIR", str(squad_dir))
     report = benchmark.main(["--steps", "1", "--warmup-steps", "0", "--pool-examples", "16", "--baseline-steps", "0",
-                             "--json", str(tmp_path / "report.json")])
+                             "--compare-precisions", "32-true", "bf16-mixed", "--json", str(tmp_path / "report.json")])
     printed = capsys.readouterr().out
     for text in ("naive", "fast+grouped", "fast/naive", "teacher-logit cache", "second", "STAND-IN", "unmeasured"):
         assert text in printed, text
-    assert set(report["modes"]) == {"naive", "fast", "fast+grouped"}
+    # the configured precision on CPU is fp32 (auto); bf16 is measured beside it on the identical batches
+    assert set(report["modes"]) == {"naive", "fast", "fast+grouped", "fast bf16"}
+    assert report["modes"]["fast bf16"]["precision"] == "bf16-mixed"
     assert report["modes"]["naive"]["mean_padded_width"] == 384
     assert report["modes"]["fast"]["mean_padded_width"] < 384
     assert json.loads((tmp_path / "report.json").read_text())["n_features"] == report["n_features"]
