@@ -185,3 +185,25 @@ def test_suggestion_latency_readme_command_runs():
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "observations   cold s" in result.stdout and "\n          50 " in result.stdout
+
+
+def test_offline_surrogate_sizes_its_students_exactly_and_never_scores_below_the_floor():
+    """The surrogate of the offline search (issue 33): MiniLM-scale size arithmetic, and one random tree's
+    prediction per trial, never below the lowest real value (answering nothing)."""
+    pytest.importorskip("sklearn", reason="the dev extra: scikit-learn fits the surrogate")
+    from pathlib import Path
+
+    from benchmarks.search import surrogate
+
+    assert surrogate.num_params(6, 12) == 22_565_378 and surrogate.num_params(4, 4) == 17_440_514
+    config = OmegaConf.load(Path(surrogate.ROOT, "benchmarks", "conf", "search_quality_offline.yaml"))
+    problem = surrogate.offline_surrogate(config.offline_surrogate)
+    assert len(problem.space.parameters) == 15 and problem.reference == (-48.35, 22_565_378.0)
+    real = surrogate.read_real_trials(config.offline_surrogate.sources, "best_f1")
+    assert len(real.sweeps) == 127 and real.objective.min() == pytest.approx(47.35, abs=0.01)
+    rng = np.random.default_rng(0)
+    for assignments in real.assignments[:20]:
+        outcome = problem.evaluate({k: v for k, v in assignments.items() if k in problem.params}, rng)
+        layers, heads = assignments["student.n_layers"], assignments["student.n_heads"]
+        assert outcome.values["num_params"] == surrogate.num_params(layers, heads)
+        assert outcome.values["best_f1"] >= real.objective.min() and outcome.duration > 0

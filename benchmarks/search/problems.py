@@ -149,4 +149,14 @@ def dtlz2(settings: DictConfig) -> Problem:
     return Problem("dtlz2", params, parse_search_space(params), metrics, reference, evaluate)
 
 
-PROBLEMS: dict[str, Callable[[DictConfig], Problem]] = {"synthetic": synthetic, "dtlz2": dtlz2}
+def _offline_surrogate(settings: DictConfig) -> Problem:
+    from benchmarks.search.surrogate import offline_surrogate  # scikit-learn, only when this problem runs
+
+    return offline_surrogate(settings)
+
+
+PROBLEMS: dict[str, Callable[[DictConfig], Problem]] = {
+    "synthetic": synthetic,
+    "dtlz2": dtlz2,
+    "offline_surrogate": _offline_surrogate,
+}

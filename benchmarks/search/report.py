@@ -7,6 +7,7 @@ what "beyond noise" means here.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -16,7 +17,8 @@ from omegaconf import DictConfig
 
 from benchmarks.search.results import CellKey, finished, read_cells, read_curves
 
-UNITS = {"synthetic": (1e-6, "exact points x M parameters"), "dtlz2": (1.0, "f1 x f2 units")}
+UNITS = {"synthetic": (1e-6, "exact points x M parameters"), "dtlz2": (1.0, "f1 x f2 units"),
+         "offline_surrogate": (1e-6, "best_f1 points x M parameters")}
 Group = tuple[str, int, int, str]
 """(problem, budget, parallelism, contender)."""
 
@@ -95,10 +97,10 @@ def _comparisons(groups: dict[Group, list[dict[str, object]]]) -> list[str]:
         if contender != "lite":
             pairs.append(((problem, budget, parallelism, contender), (problem, budget, parallelism, "lite"), "vs lite"))
     lines = [
-        "## Differences (B - A, on the seeds both have; sd: seed-to-seed sd of the difference)",
+        "## Differences (B - A, paired by seed on the seeds both have; se = sd / sqrt(seeds))",
         "",
-        "| what | A | B | seeds | A mean | B mean | B - A | sd of B - A | B - A in % of A |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| what | A | B | seeds | A mean | B mean | B - A | sd of B - A | se | (B - A) / se | B - A in % of A |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for a, b, what in pairs:
         if a not in groups or b not in groups:
@@ -114,9 +116,11 @@ def _comparisons(groups: dict[Group, list[dict[str, object]]]) -> list[str]:
         mean_a, mean_b = statistics.fmean(values_a), statistics.fmean(values_b)
         delta, sd = _mean_sd(differences)
         share = f"{delta / mean_a:+.0%}" if mean_a else "n/a"
+        se = sd / math.sqrt(len(seeds)) if len(seeds) > 1 else float("nan")
+        ratio = f"{delta / se:+.1f}" if se and math.isfinite(se) else "n/a"
         lines.append(
             f"| {what} | {_name(a)} | {_name(b)} | {len(seeds)} | {mean_a:.4g} | {mean_b:.4g} | {delta:+.4g} | "
-            f"{sd:.2g} | {share} |"
+            f"{sd:.2g} | {se:.2g} | {ratio} | {share} |"
         )
     return [*lines, ""]
 
