@@ -131,3 +131,23 @@ def test_logger_sigopt_records_a_training_run_on_the_real_server(tmp_path, serve
     assert fetched.values["exact"].value == pytest.approx(metrics["exact"])
     checkpoints = list(run.checkpoints().fetch().iterate_pages())
     assert any(value.name == "exact" for checkpoint in checkpoints for value in checkpoint.values)
+
+
+def test_warm_start_observations_land_on_the_real_server_once(tmp_path, server):
+    """hydra.sweeper.warm_start with the api driver: earlier observations become observations with assignments
+    and no suggestion (tagged metadata.warm_start), before the first suggestion; a resume posts none again."""
+    earlier = tmp_path / "earlier"
+    assert run([SWEEP_APP, "-m", "hydra.sweeper.budget=3", "hydra.sweeper.parallelism=1", "oom_jobs=[1]"],
+               SWEEP_DIR=str(earlier)).returncode == 0  # fmt: skip
+    sweep_dir = tmp_path / "sweep"
+    result = real_sweep(sweep_dir, server, f"hydra.sweeper.warm_start=[{earlier}]", "hydra.sweeper.budget=2")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    _, observations, open_suggestions = server_state(server, sweep_dir)
+    warm = sorted((o for o in observations if o.suggestion is None), key=lambda o: o.metadata["warm_start"])
+    assert [o.metadata["warm_start"] for o in warm] == [0, 1, 2] and [bool(o.failed) for o in warm] == [False, True, False]
+    assert len(observations) == 5 and not open_suggestions
+    resumed = real_sweep(sweep_dir, server, f"hydra.sweeper.warm_start=[{earlier}]", "hydra.sweeper.budget=3",
+                         "hydra.sweeper.resume=true")  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    _, observations, _ = server_state(server, sweep_dir)
+    assert sum(o.suggestion is None for o in observations) == 3 and len(observations) == 6
