@@ -32,6 +32,7 @@ python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --im
 mapfile -t builds < <(requirements "")
 if (( ${#builds[@]} )); then
   # qmcpy's setup.py runs `pip install -e .` while its wheel builds: build_wheels.sh keeps it out of any venv
-  PYTHON="$(find_python312)" scripts/build_wheels.sh "$DEST" "${builds[@]}"
+  python312=$(find_python312)  # on its own line: a failed lookup stops the script (set -e)
+  PYTHON="$python312" scripts/build_wheels.sh "$DEST" "${builds[@]}"
 fi
 du -cb "$DEST"/*.whl | tail -1 | awk '{printf "%s: %.1f MiB of wheels\n", "'"$DEST"'", $1 / 1048576}'

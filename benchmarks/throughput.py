@@ -481,7 +481,7 @@ def make_modes(
         Mode("fast", DistillationModule(copy.deepcopy(student), None, loss, optimizer), fast_data, same, precision, device),
         Mode("fast+grouped", DistillationModule(copy.deepcopy(student), None, loss, optimizer), fast_data, grouped,
              precision, device),
-        *(Mode(f"fast {other.split('-')[0]}", DistillationModule(copy.deepcopy(student), None, loss, optimizer), fast_data,
+        *(Mode(f"fast {other}", DistillationModule(copy.deepcopy(student), None, loss, optimizer), fast_data,
                same, resolve_precision(other, device.type), device) for other in others),
     ]
 
@@ -534,7 +534,7 @@ def mode_table(
     modes: list[Mode], batch_size: int, probe: MemoryProbe, peak_tflops: float | None = None
 ) -> tuple[list[str], dict[str, Any]]:
     naive = modes[0].examples_per_second(batch_size)
-    lines = [(f"  {'mode':<13} {'ex/s':>8} {'ratio':>6} {'s/step':>7} {'mean width':>10} {'teacher s/step':>14} "
+    lines = [(f"  {'mode':<16} {'ex/s':>8} {'ratio':>6} {'s/step':>7} {'mean width':>10} {'teacher s/step':>14} "
               f"{'cache read s/step':>17} {'step mem mean/max':>19} {'model mem':>10}")]
     results: dict[str, Any] = {}
     for mode in modes:
@@ -545,7 +545,7 @@ def mode_table(
         peak = max(mode.peak_bytes)
         typical = statistics.mean(mode.peak_bytes)
         lines.append(
-            f"  {mode.name:<13} {rate:>8.2f} {rate / naive:>6.2f} {statistics.mean(mode.step_seconds):>7.2f} "
+            f"  {mode.name:<16} {rate:>8.2f} {rate / naive:>6.2f} {statistics.mean(mode.step_seconds):>7.2f} "
             f"{statistics.mean(mode.widths):>10.0f} {statistics.mean(mode.teacher_seconds):>14.3f} "
             f"{statistics.mean(mode.lookup_seconds):>17.4f} {mib(typical) + ' / ' + mib(peak):>19} {mib(model_bytes):>10}"
         )

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 WARM_START_ATTR = "warm_start"
 NSGA2_CONSTRAINTS_KEY = "nsga2:constraints"
 """Where optuna 2.10's NSGAIISampler keeps a trial's constraint values (``optuna/samplers/_nsga2.py``)."""
+NSGA2_GENERATION_KEY = "nsga2:generation"
+"""NSGA-II builds its population only from trials that carry a generation: the warm trials are generation 0,
+so the sweep's first trial is bred from them instead of drawn at random."""
 
 
 class OptunaWarmStart(Callback):
@@ -42,6 +45,10 @@ class OptunaWarmStart(Callback):
                               "sqlite:///outputs/search.db): the earlier trials are added to the stored study.")  # fmt: skip
         added, warm = add_warm_trials(config, self.sources)
         log.info("%s; %d added to Optuna study %s", warm.summary(), added, sweeper.study_name)
+        population = sweeper.get("sampler", {}).get("population_size")
+        if population and len(warm.observations) < int(population):
+            log.warning("NSGA-II: %d warm-start trials form a first generation smaller than its population_size=%s",
+                        len(warm.observations), population)  # fmt: skip
 
 
 def add_warm_trials(config: DictConfig, sources: Sequence[str]) -> tuple[int, Any]:
@@ -76,7 +83,7 @@ def add_warm_trials(config: DictConfig, sources: Sequence[str]) -> tuple[int, An
             trial = optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, **common)
         else:
             values = [observation.values[name] for name in objectives]
-            system = {NSGA2_CONSTRAINTS_KEY: constraint(values)} if constraint else {}
+            system = {NSGA2_GENERATION_KEY: 0, **({NSGA2_CONSTRAINTS_KEY: constraint(values)} if constraint else {})}
             trial = optuna.trial.create_trial(values=values, system_attrs=system, **common)
         study.add_trial(trial)
         added += 1

@@ -25,5 +25,11 @@ exit 1
 STUB
   chmod +x "$guard/$name"
 done
+status=0
+"$guard/pip" >/dev/null 2>&1 || status=$?
+if (( status != 1 )); then  # e.g. a noexec temp dir: the shell would go on to the real pip
+  echo "scripts/build_wheels.sh: cannot run the pip guard in $guard (status $status; a noexec mount?): set TMPDIR to a directory that allows executables" >&2
+  exit 1
+fi
 mkdir -p "$dest"
 PATH="$guard:$PATH" "$python" -m pip wheel --no-deps -w "$dest" "$@"

@@ -19,16 +19,30 @@ if (( $# == 0 )); then set -- torch==2.13.0 -e ".[dev,export]"; fi
 wheelhouse=$(mktemp -d)
 trap 'rm -rf "$wheelhouse"' EXIT
 PYTHON=$python scripts/build_wheels.sh "$wheelhouse" "$QMCPY"
+# A venv an earlier plain install broke holds qmcpy editable, pointing at a deleted build folder; pip would call
+# that "already satisfied": take it out first.
+if "$python" - <<'PY'
+import importlib.metadata, json, sys
+try:
+    url = importlib.metadata.distribution("qmcpy").read_text("direct_url.json")
+except importlib.metadata.PackageNotFoundError:
+    sys.exit(1)
+sys.exit(0 if url and json.loads(url).get("dir_info", {}).get("editable") else 1)
+PY
+then
+  echo "qmcpy is installed editable (a build folder pip deleted): reinstalling it from its wheel"
+  "$python" -m pip uninstall -y qmcpy
+fi
 "$python" -m pip install --find-links "$wheelhouse" "$QMCPY" "$@"
 "$python" -m pip install --no-deps "${NO_DEPS[@]}"
 "$python" - <<'PY'
 import importlib.metadata, json, sys
 
-import qmcpy  # noqa: F401  (libsigopt imports it at import time)
-from sigoptlite import LocalDriver  # noqa: F401
-
 url = importlib.metadata.distribution("qmcpy").read_text("direct_url.json")
 if url and json.loads(url).get("dir_info", {}).get("editable"):
-    sys.exit("qmcpy is installed editable (from a build folder): reinstall with scripts/install.sh")
+    sys.exit("qmcpy is still installed editable: uninstall it (pip uninstall qmcpy), then rerun scripts/install.sh")
+import qmcpy  # noqa: F401,E402  (libsigopt imports it at import time)
+from sigoptlite import LocalDriver  # noqa: F401,E402
+
 print("set-up complete: sigoptlite and qmcpy import")
 PY

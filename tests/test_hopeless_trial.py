@@ -40,6 +40,8 @@ def test_a_search_stops_hopeless_trials_and_reports_their_values_at_stop(tmp_pat
         assert set(record["values"]) >= {"exact", "num_params"}  # ... and the student at stop was evaluated
         run_metrics = json.loads((Path(record["output_dir"]) / "metrics.json").read_text())
         assert run_metrics["status"] == "finished"
+        assert run_metrics["stopped_early"] == record["reason"]  # on disk too (what the Optuna export reads)
+        assert run_metrics["final"]["stopped_at_step"] == metrics["stopped_at_step"]
     journaled = {record["trial"]: record for record in journal_events(sweep_dir, "observation")}
     assert journaled[0]["reason"] == records[0]["reason"]
     report = run(["-m", "lightning_distill.evaluation.report", str(sweep_dir), "--out", str(tmp_path / "report")])
@@ -48,13 +50,19 @@ def test_a_search_stops_hopeless_trials_and_reports_their_values_at_stop(tmp_pat
     assert "Stopped early as hopeless: 2 of 4 trials (values at stop reported); about " in text
 
 
-def test_a_single_run_with_the_same_rule_trains_to_the_end(tmp_path, cache_dir):
+def test_a_single_run_or_a_grid_with_the_same_rule_trains_to_the_end(tmp_path, cache_dir):
+    """The rule is for search trials: ``python train.py`` and a grid of runs (Hydra's basic sweeper) are wanted whole."""
     run_dir = tmp_path / "run"
     result = run(["train.py", "experiment=smoke", "logger=[]", f"hydra.run.dir={run_dir}", f"paths.cache_dir={cache_dir}",
                   STOP_EVERY_TRIAL])  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Early-stopping probe" not in result.stdout + result.stderr
     assert "stopped_early" not in (run_dir / "metrics.json").read_text()
+    grid = run(["train.py", "-m", "experiment=smoke", "logger=[]", "seed=0,1", f"hydra.sweep.dir={tmp_path / 'grid'}",
+                f"paths.cache_dir={cache_dir}", STOP_EVERY_TRIAL])  # fmt: skip
+    assert grid.returncode == 0, grid.stderr[-3000:]
+    assert "Early-stopping probe" not in grid.stdout + grid.stderr
+    assert all("stopped_early" not in path.read_text() for path in (tmp_path / "grid").glob("*/metrics.json"))
 
 
 @pytest.mark.parametrize(

@@ -170,6 +170,8 @@ def test_warm_start_adds_earlier_observations_to_the_study_once(optuna_search, t
     warm = [trial for trial in trials if "warm_start" in trial.user_attrs]
     assert [trial.user_attrs["warm_start"] for trial in warm] == [0, 1, 2, 3]
     assert [trial.state.name for trial in warm] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    # NSGA-II builds its population only from trials with a generation: the completed warm ones are generation 0
+    assert [trial.system_attrs.get("nsga2:generation") for trial in warm if trial.state.name == "COMPLETE"] == [0, 0, 0]
     earlier_records = [json.loads(line) for line in (earlier / "observations.jsonl").read_text().splitlines()]
     assert warm[0].params == earlier_records[0]["assignments"]
     assert list(warm[0].values) == pytest.approx([earlier_records[0]["values"]["exact"], earlier_records[0]["values"]["num_params"]])

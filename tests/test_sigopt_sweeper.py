@@ -448,7 +448,7 @@ def test_warm_start_enters_earlier_observations_before_the_first_suggestion(tmp_
     result = app_sweep(second, "hydra.sweeper.budget=2", "hydra.sweeper.parallelism=1",
                        f"hydra.sweeper.warm_start=[{first}]")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    (warm,) = journal_events(second, "warm_start")
+    warm = journal_events(second, "sweep")[0]["warm_start"]
     assert len(warm["observations"]) == 6 and warm["skipped"] == {}
     assert [record["strategy"] for record in journal_events(second, "suggestion")] == ["gp", "gp"]
     assert [record["trial"] for record in observations(second)] == [0, 1], "earlier trials are no trials of this sweep"
@@ -457,7 +457,7 @@ def test_warm_start_enters_earlier_observations_before_the_first_suggestion(tmp_
     result = app_sweep(third, "hydra.sweeper.budget=1", "hydra.sweeper.parallelism=1",
                        "width=int(interval(1, 6))", f"hydra.sweeper.warm_start=[{narrower}]")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    (warm,) = journal_events(third, "warm_start")
+    warm = journal_events(third, "sweep")[0]["warm_start"]
     assert len(warm["observations"]) == 4 and warm["skipped"] == {"outside the space": 2}
     assert "4 observations enter the experiment (1 failed); skipped: 2 outside the space" in result.stdout + result.stderr
 

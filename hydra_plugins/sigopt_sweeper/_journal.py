@@ -48,7 +48,7 @@ class JournalState:
     """Times each trial was in flight when the user stopped the sweep (SIGINT/SIGTERM)."""
     skipped_lines: int = 0
     warm: WarmStart | None = None
-    """The warm start the sweep began with (its ``warm_start`` record), None if it had none."""
+    """The warm start the sweep began with (its header's ``warm_start``), None if it had none."""
 
     @property
     def pending(self) -> list[Trial]:
@@ -107,9 +107,6 @@ class Journal:
 
     def record_suggestion(self, trial: Trial) -> None:
         self._append({"event": "suggestion", **asdict(trial)})
-
-    def record_warm_start(self, warm: WarmStart) -> None:
-        self._append({"event": "warm_start", **warm.to_record()})
 
     def record_started(self, trial: int) -> None:
         self._append({"event": "started", "trial": trial})
@@ -213,7 +210,7 @@ class DuplicateRecordError(ValueError):
 
 NUMBER = (int, float)
 RECORD_FIELDS: dict[str, dict[str, tuple[type, ...] | str]] = {
-    "sweep": {"driver": (str,), "experiment_id": (str,), "experiment": (dict,), "fixed": (list,)},
+    "sweep": {"driver": (str,), "experiment_id": (str,), "experiment": (dict,), "fixed": (list,), "warm_start": (dict,)},
     "suggestion": {"number": "trial", "suggestion_id": (str,), "assignments": (dict,), "overrides": (list,),
                    "strategy": (str, type(None))},
     "observation": {
@@ -226,11 +223,10 @@ RECORD_FIELDS: dict[str, dict[str, tuple[type, ...] | str]] = {
     "started": {"trial": "trial"},
     "requeued": {"trial": "trial", "reason": (str,)},
     "interrupted": {"trial": "trial", "signal": (str,)},
-    "warm_start": {"sources": (list,), "observations": (list,), "skipped": (dict,)},
 }  # fmt: skip
 """Per event, its fields and their types; "trial": an integer >= 0, "numbers": {name: number}."""
 OPTIONAL_FIELDS = {"overrides", "values", "reason", "duration_s", "started_at", "finished_at", "output_dir", "metrics",
-                   "observation_id", "fixed", "signal", "strategy"}  # fmt: skip
+                   "observation_id", "fixed", "signal", "strategy", "warm_start"}  # fmt: skip
 
 
 def check_record(record: Any) -> dict[str, Any]:
@@ -274,6 +270,11 @@ def _apply(state: JournalState, record: dict[str, Any]) -> None:
     event = record.pop("event")
     if event == "sweep":
         state.header = record
+        if "warm_start" in record:
+            try:
+                state.warm = WarmStart.from_record(record["warm_start"])
+            except (TypeError, KeyError) as error:
+                raise BadRecordError(f"sweep record's warm_start is of the wrong shape ({error})") from None
     elif event == "suggestion":
         trial = Trial(**record)
         state.trials[trial.number] = trial
@@ -296,8 +297,4 @@ def _apply(state: JournalState, record: dict[str, Any]) -> None:
         state.requeued[record["trial"]] += 1
     elif event == "interrupted":
         state.interrupted[record["trial"]] += 1
-    elif event == "warm_start":
-        try:
-            state.warm = WarmStart.from_record(record)
-        except (TypeError, KeyError) as error:
-            raise BadRecordError(f"warm_start record has an observation of the wrong shape ({error})") from None
+

@@ -125,10 +125,10 @@ def _start(driver: Driver, journal: Journal, settings: DictConfig, spec: Experim
         )
     experiment_id = driver.start(state.header["experiment_id"] if state.header else settings.experiment_id)
     sweep_dir = journal.path.parent
-    if state.header is None:
-        journal.write_header(sweep_header(driver.name, experiment_id, spec))
+    if state.header is None:  # the warm start goes in the header's own line: one append, no half-written start
+        header = sweep_header(driver.name, experiment_id, spec)
+        journal.write_header({**header, "warm_start": warm.to_record()} if warm is not None else header)
         if warm is not None:
-            journal.record_warm_start(warm)
             log.info("%s", warm.summary())
             if not warm.observations:
                 log.warning("hydra.sweeper.warm_start: none of the earlier observations fits this search (%s)",

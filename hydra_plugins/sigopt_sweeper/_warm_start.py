@@ -102,14 +102,17 @@ def _jsonl_records(path: Path) -> list[dict[str, Any]]:
 
 
 def _csv_records(path: Path, spec: ExperimentSpec) -> list[dict[str, Any]]:
-    """observations.csv rows as observation records: metric columns are this sweep's metric names, every
-    other column but ``CSV_FIELDS`` a parameter (so an extra parameter still reads as one, and is refused)."""
+    """observations.csv rows as observation records. A column is a parameter if this space searches it or its
+    name is a dotted config key (``student.n_layers``: so a parameter searched then but not now still reads as
+    one, and the row is refused); the other columns are metrics (the earlier sweep's, which may be more)."""
     metric_names = {metric.name for metric in spec.metrics}
+    searched = {parameter.name for parameter in spec.space.parameters}
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     records = []
     for row in rows:
-        assignments = {k: _cell(v) for k, v in row.items() if k not in CSV_FIELDS and k not in metric_names}
+        assignments = {k: _cell(v) for k, v in row.items()
+                       if k not in CSV_FIELDS and k not in metric_names and (k in searched or "." in k)}  # fmt: skip
         values = {k: _cell(v) for k, v in row.items() if k in metric_names and v not in ("", None)}
         records.append({"trial": _cell(row.get("trial", "")), "status": row.get("status"), "assignments": assignments,
                         "values": values, "reason": row.get("reason") or None})  # fmt: skip
@@ -135,7 +138,8 @@ def _accepted(record: Mapping[str, Any], spec: ExperimentSpec) -> tuple[Observat
     if set(assignments) != set(parameters) or not all(_inside(parameters[k], v) for k, v in assignments.items()):
         return None, OUTSIDE
     trial = record.get("trial") if isinstance(record.get("trial"), int) else -1
-    base = {"trial": trial, "suggestion_id": f"warm-{trial}", "assignments": dict(assignments), "status": status}
+    typed = {name: _typed(parameters[name], value) for name, value in assignments.items()}
+    base = {"trial": trial, "suggestion_id": f"warm-{trial}", "assignments": typed, "status": status}
     if status == FAILED:
         return Observation(reason=record.get("reason"), **base), ""
     values = record.get("values") or {}
@@ -143,6 +147,13 @@ def _accepted(record: Mapping[str, Any], spec: ExperimentSpec) -> tuple[Observat
     if not all(_number(values.get(name)) for name in names):
         return None, OTHER_METRICS
     return Observation(values={name: float(values[name]) for name in names}, **base), ""
+
+
+def _typed(parameter: Parameter, value: Any) -> Any:
+    """The value as the optimizer wants this parameter's (an int as int, a categorical as its own text)."""
+    if parameter.categorical_values is not None:
+        return next(choice for choice in parameter.categorical_values if choice == str(value))
+    return int(value) if parameter.type == "int" else float(value)
 
 
 def _number(value: Any) -> bool:

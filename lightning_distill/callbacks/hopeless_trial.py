@@ -15,8 +15,10 @@ carries no metric values, and lite counts only valid observations towards leavin
 random for most of the budget. A floor value is also what such trials ended with when they ran to the end.
 The rule never stops a trial at or above the threshold, so a stopped trial cannot be on the front.
 
-Active only in multirun jobs (``${multirun:}``) with ``search.early_stopping`` set: a single run always
-trains to the end.
+Active only in search trials (``${search_trial:}``: a multirun whose sweeper chooses the settings) with
+``search.early_stopping`` set: a single run, or a grid of runs (``-m seed=0,1,2``), always trains to the end.
+The threshold, set for the whole evaluation set, is moved to the probe's questions by the difference of the
+two trivial levels (the probe's unanswerable share differs from the whole set's).
 """
 
 from __future__ import annotations
@@ -69,11 +71,15 @@ class HopelessTrialStopping(pl.Callback):
         if not self.active or self.checked:
             return
         planned = int(trainer.estimated_stepping_batches)
-        if trainer.global_step < max(1, math.ceil(self.rule["at_fraction"] * planned)):
+        check_at = max(1, math.ceil(self.rule["at_fraction"] * planned))
+        if trainer.global_step < check_at:
             return
         self.checked = True
+        if check_at >= planned:  # nothing left to save: the run ends here anyway
+            return
         value, trivial, questions = self._probe(trainer, pl_module)
-        below_threshold = self.threshold is None or value < self.threshold
+        threshold = None if self.threshold is None else self.threshold + trivial - _trivial_level(trainer.datamodule.eval_examples)
+        below_threshold = threshold is None or value < threshold
         margin = self.rule["margin"]
         log.info("Early-stopping probe at step %d/%d on %d questions: %s %.2f, trivial level %.2f",
                  trainer.global_step, planned, questions, self.monitor, value, trivial)  # fmt: skip
@@ -114,8 +120,13 @@ class HopelessTrialStopping(pl.Callback):
         if self.monitor not in metrics:
             raise ConfigError(f"{RULE_KEY}: the search's objective {self.monitor!r} is not a SQuAD metric the probe "
                               f"computes ({sorted(metrics)}); set {RULE_KEY}=null for this search.")  # fmt: skip
-        unanswerable = sum(1 for example in examples if not example["answers"]["text"])
-        return float(metrics[self.monitor]), 100.0 * unanswerable / len(examples), len(examples)
+        return float(metrics[self.monitor]), _trivial_level(examples), len(examples)
+
+
+def _trivial_level(examples: Any) -> float:
+    """What answering nothing scores on ``examples`` (exact, f1 and best_f1 alike): 100 x unanswerable share."""
+    unanswerable = sum(1 for example in examples if not example["answers"]["text"])
+    return 100.0 * unanswerable / len(examples)
 
 
 def _answer_settings(trainer: pl.Trainer) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.trainer.states import TrainerFn
 
 from lightning_distill.atomic_files import write_json_atomically, write_text_atomically
+from lightning_distill.callbacks.hopeless_trial import STOPPED_EARLY, HopelessTrialStopping
 
 CURVE_INDEX = ("step", "epoch")
 FINISHED = "finished"
@@ -61,7 +62,13 @@ class MetricsFile(pl.Callback):
 
     def _write(self, trainer: pl.Trainer) -> None:
         self.final = {**self.final, **self._current(trainer), "epoch": trainer.current_epoch, "global_step": trainer.global_step}
+        for callback in trainer.callbacks:  # a search trial stopped as hopeless says so on disk too (Optuna's export)
+            if isinstance(callback, HopelessTrialStopping) and callback.reason:
+                self.final.update(callback.details)
         document: dict[str, object] = {"status": self.status, "final": self.final, "history": self.history}
+        stopped = next((c.reason for c in trainer.callbacks if isinstance(c, HopelessTrialStopping) and c.reason), None)
+        if stopped:
+            document[STOPPED_EARLY] = stopped
         if self.error:  # what failed, for readers without the sweep's log (an exported Optuna study, the report)
             document["error"] = self.error
         write_json_atomically(self.path, document, allow_nan=True)  # a diverged run logs NaN: keep it visible

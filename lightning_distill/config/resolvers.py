@@ -37,7 +37,19 @@ def is_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+def is_search_trial() -> bool:
+    """Whether this job is a trial of a search: a multirun whose sweeper chooses the settings (SigOpt, Optuna),
+    not Hydra's basic sweeper running a grid the user wrote (``seed=0,1,2``), where every run is wanted whole."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return is_multirun() and str(HydraConfig.get().sweeper.get("_target_", "")) != BASIC_SWEEPER
+
+
 def register_resolvers() -> None:
     OmegaConf.register_new_resolver("multirun", is_multirun, replace=True)
+    OmegaConf.register_new_resolver("search_trial", is_search_trial, replace=True)
     OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
     OmegaConf.register_new_resolver("package_path", package_path, replace=True)

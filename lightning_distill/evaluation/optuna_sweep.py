@@ -89,6 +89,11 @@ class Job:
         status = str(document.get("status", "unknown"))
         return status + (f": {document['error']}" if document.get("error") else ""), dict(document.get("final", {}))
 
+    def stopped_early(self) -> str | None:
+        """The reason a search trial stopped itself as hopeless (``metrics.json``'s ``stopped_early``), if it did."""
+        metrics_json = self.path / "metrics.json"
+        return json.loads(metrics_json.read_text()).get("stopped_early") if metrics_json.is_file() else None
+
     def times(self) -> tuple[float | None, float | None]:
         """(start, end): Hydra's config write and the last metrics write, as the report's run minutes."""
         start, end = self.path / ".hydra" / "config.yaml", self.path / "metrics.json"
@@ -200,7 +205,7 @@ def to_observation(
     optimized = [metric for metric in metrics if metric.optimized]
     values = {metric.name: float(value) for metric, value in zip(optimized, trial.values)}
     values |= {metric.name: float(final[metric.name]) for metric in metrics if not metric.optimized and metric.name in final}
-    return Observation(status=COMPLETED, values=values, **base)
+    return Observation(status=COMPLETED, values=values, reason=job.stopped_early() if job else None, **base)
 
 
 def export(storage: str, study_name: str, jobs_dirs: Sequence[Path], out: Path) -> dict[str, Any]:

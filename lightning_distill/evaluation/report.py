@@ -225,8 +225,10 @@ MODEL_STRATEGY = "model (gp or spe)"
 
 def infer_lite_phases(journal: Sequence[dict[str, Any]], header: dict[str, Any]) -> dict[int, str]:
     """Per suggested trial of a lite sweep, ``random`` or ``MODEL_STRATEGY``: the completed observations
-    journaled before its suggestion against lite's rule. Exact for the phase (pending trials' lies are only
-    added after it), silent on GP vs SPE. Empty for other drivers."""
+    journaled before its suggestion against lite's rule (pending trials' lies are only added after the phase),
+    silent on GP vs SPE. Exact for sweeps that suggest one trial at a time; with prefetching (Ray) a suggestion
+    is computed before observations journaled ahead of it, so at the boundary the phase can read one trial
+    late. Empty for other drivers."""
     if header.get("driver") != "lite":
         return {}
     limit = max(LITE_RANDOM_FACTOR * len(header.get("experiment", {}).get("parameters", [])), LITE_RANDOM_MINIMUM)

@@ -37,7 +37,7 @@ FRONT = [  # (cell, observations.csv, trial): the published fronts' students, re
     ("front-narrow-random-2", "offline-search-narrow/sweeps/random/observations.csv", "2"),
 ]
 SHAPE_KEYS = ("student.n_layers", "student.n_heads", "student.pruning_seed")
-NOT_PARAMETERS = {"trial", "status", "best_f1", "num_params", "exact", "f1", "HasAns_f1", "inference_time",
+NOT_PARAMETERS = {"trial", "status", "strategy", "best_f1", "num_params", "exact", "f1", "HasAns_f1", "inference_time",
                   "duration_s", "reason", "output_dir"}  # fmt: skip
 
 
