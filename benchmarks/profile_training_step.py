@@ -24,7 +24,7 @@ import lightning_distill  # noqa: F401  (registers the config resolvers)
 from lightning_distill.config.resolvers import PROJECT_ROOT
 from lightning_distill.training.distillation_module import DistillationModule
 from lightning_distill.training.optimizer import build_adamw
-from lightning_distill.training.pipeline import TeacherSetup, instantiate
+from lightning_distill.training.pipeline import TeacherSetup, instantiate, student_build_config
 
 DEFAULT_OVERRIDES = [
     "experiment=offline",
@@ -71,7 +71,7 @@ class Variant:
     def __init__(self, name: str, cfg, vocab_size: int) -> None:
         torch.manual_seed(cfg.seed)
         overrides, kwargs = VARIANTS[name]
-        student = instantiate(cfg.student, vocab_size=vocab_size, **overrides).model
+        student = instantiate(student_build_config(cfg), vocab_size=vocab_size, **overrides).model
         self.module = DistillationModule(student, None, instantiate(cfg.distillation), instantiate(cfg.optimizer))
         self.optimizer = build_adamw(student, self.module.optimizer_settings, **kwargs)
         self.name = name

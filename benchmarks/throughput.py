@@ -58,7 +58,7 @@ from lightning_distill.data.samplers import LengthGroupedSampler
 from lightning_distill.models.teacher_fingerprint import checkpoint_file_digests, teacher_fingerprint
 from lightning_distill.training.distillation_module import DistillationModule
 from lightning_distill.training.optimizer import build_adamw
-from lightning_distill.training.pipeline import instantiate
+from lightning_distill.training.pipeline import instantiate, student_build_config
 from lightning_distill.training.precision import resolve_precision
 from lightning_distill.training.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache, TeacherLogits
 
@@ -575,7 +575,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     vocab_size = len(tokenizer)
     teacher, teacher_description, fingerprint = load_benchmark_teacher(args.teacher, vocab_size, args.seed,
                                                                        args.teacher_source, cfg)
-    student = instantiate(cfg.student, vocab_size=vocab_size).model
+    student = instantiate(student_build_config(cfg), vocab_size=vocab_size).model
     cache_root = Path(args.cache_dir) if args.cache_dir else Path(tempfile.mkdtemp(prefix="ld-benchmark-"))
     clip = float(cfg.trainer.gradient_clip_val or math.inf)
     probe = MemoryProbe(device, args.memory_probe_period)

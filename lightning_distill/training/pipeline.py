@@ -74,7 +74,7 @@ def _instantiate_group(cfg: DictConfig | None, key: str) -> list[Any]:
     return [instantiate(entry) for entry in cfg.values() if entry is not None and "_target_" in entry]
 
 
-def _student_config(cfg: DictConfig) -> DictConfig:
+def student_build_config(cfg: DictConfig) -> DictConfig:
     """``cfg.student`` as ``build_student`` takes it: without ``vocab`` (trimming needs the data, done after the build)."""
     return OmegaConf.create({key: value for key, value in OmegaConf.to_container(cfg.student, resolve=True).items() if key != VOCAB_KEY})
 
@@ -83,7 +83,7 @@ def _build_student(cfg: DictConfig, tokenizer: Any, datamodule: SquadDataModule,
     """Build, seed and prune the student; trim its vocabulary to the training texts when ``student.vocab`` asks
     (the data module then evaluates with the student's tokenizer); write ``seeding_report.json``."""
     vocab_size = len(tokenizer)
-    build = instantiate(_student_config(cfg), vocab_size=vocab_size)
+    build = instantiate(student_build_config(cfg), vocab_size=vocab_size)
     report = build.report
     if report is not None and any(entry.student_key == WORD_EMBEDDINGS for entry in report.shape_mismatch):
         raise ConfigError(
