@@ -1,8 +1,9 @@
 """``trainer.precision``: Lightning's precision setting, with ``auto`` picking per device.
 
 ``auto`` = ``bf16-mixed`` on a CUDA GPU that supports bfloat16 (Ampere and newer), ``16-mixed`` on
-an older CUDA GPU (T4, V100: fp16 autocast with a gradient scaler), ``32-true`` otherwise (CPU:
-bf16 autocast there is slower than fp32 on most CPUs and changes results). Mixed precision only
+an older CUDA GPU (T4, V100: fp16 autocast with a gradient scaler), ``32-true`` otherwise. On CPU, bf16
+autocast was measured on an avx512_bf16 CPU (docs/results/bf16-cpu/): the objective stayed within seed noise,
+but a training step was ~1.6x slower, so ``auto`` keeps fp32 there. Mixed precision only
 runs the models' matrix products in half precision; the weights, the optimizer and the
 distillation loss stay in fp32 (``DistillationLoss`` disables autocast and upcasts the logits).
 """
