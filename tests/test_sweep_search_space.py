@@ -105,6 +105,7 @@ def test_table2_config_is_the_spec_space():
         (["experiment=offline_search", "hparams_search=sigopt_offline"], "SigOptSweeper", 6),
         (["experiment=offline_search", "hparams_search=optuna_offline"], "OptunaSweeper", 6),
         (["experiment=offline_search", "hparams_search=optuna_offline_random"], "OptunaSweeper", 6),
+        (["experiment=offline_search", "hparams_search=optuna_offline_motpe"], "OptunaSweeper", 6),
         (["experiment=offline_search", "hydra/sweeper=sigopt"], "SigOptSweeper", 6),
         (["experiment=offline", "hydra/sweeper=sigopt"], "SigOptSweeper", 6),
         (["hparams_search=optuna_pareto"], "OptunaSweeper", 20),
