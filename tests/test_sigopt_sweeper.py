@@ -477,3 +477,21 @@ def test_warm_start_errors_name_the_key(tmp_path):
     assert not (tmp_path / "sweep" / "journal.jsonl").exists(), "nothing is journaled before the warm start is read"
     bad = app_sweep(tmp_path / "sweep2", "hydra.sweeper.warm_start=5")  # refused by Hydra's schema, naming the key
     assert bad.returncode != 0 and "hydra.sweeper.warm_start" in bad.stdout + bad.stderr
+
+
+def test_a_setting_that_breaks_every_trial_stops_the_sweep_after_the_first_failures_alike(tmp_path):
+    """8 trials that would all fail the same way: the sweep stops after the first 3 (exit 2, saying why);
+    failures that differ, or the guard turned off, let it go on."""
+    sweep_dir = tmp_path / "sweep"
+    result = app_sweep(sweep_dir, "fail=oom", "hydra.sweeper.budget=8", "hydra.sweeper.parallelism=1")
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert "the first 3 trials of this run all failed with the same error: cuda_oom" in output
+    assert "start a new sweep in another hydra.sweep.dir" in output
+    assert [record["status"] for record in observations(sweep_dir)] == ["failed"] * 3
+
+    mixed = app_sweep(tmp_path / "mixed", "oom_jobs=[0,1]", "hydra.sweeper.budget=4", "hydra.sweeper.parallelism=1")
+    assert mixed.returncode == 0, mixed.stderr[-3000:]
+    off = app_sweep(tmp_path / "off", "fail=oom", "hydra.sweeper.budget=4", "hydra.sweeper.parallelism=1",
+                    "hydra.sweeper.first_failures_alike=null")  # fmt: skip
+    assert off.returncode == 0 and len(observations(tmp_path / "off")) == 4

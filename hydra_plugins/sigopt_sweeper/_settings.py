@@ -19,6 +19,7 @@ RANGES: dict[str, tuple[bool, dict[str, float], str | None]] = {
     "budget": (True, {"minimum": 1}, None),
     "parallelism": (True, {"minimum": 1}, None),
     "max_attempts": (True, {"minimum": 1}, None),
+    "first_failures_alike": (True, {"minimum": 1}, "never stop for failures alike"),
     "max_infrastructure_failures": (True, {"minimum": 1}, None),
     "report_retries": (True, {"minimum": 0}, None),
     "refit_every": (True, {"minimum": 1}, None),

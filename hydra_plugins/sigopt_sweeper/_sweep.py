@@ -10,6 +10,7 @@ observations it may have missed.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -184,6 +185,8 @@ class RunningSweep:
     """Per trial: times started, in this run and the journaled ones (a re-start gets a fresh folder)."""
     watch: InterruptWatch | None = None
     """The sweep's SIGINT/SIGTERM handling (None: signals act as Python's defaults)."""
+    collected: list[Observation] = field(default_factory=list)
+    """Observations of trials this run finished, in order (``first_failures_alike`` looks at its first ones)."""
 
     def __post_init__(self) -> None:
         self.sweep_dir = self.journal.path.parent
@@ -383,6 +386,7 @@ class RunningSweep:
                 self.infrastructure_streak = 0
             observation, error = to_observation(outcome, self.spec.metrics)
             self._observe(observation)
+            self.collected.append(observation)
             finished.append((observation, error))
         self._report()
         for observation, _ in finished:
@@ -409,7 +413,23 @@ class RunningSweep:
         for _, error in finished:
             if error is not None:
                 raise error
+        self._check_failures_alike(finished)
         self._check_interrupt()  # after the finished trials are journaled: a swallowed Ctrl-C loses none
+
+    def _check_failures_alike(self, finished: list[tuple[Observation, Exception | None]]) -> None:
+        """Stop once the first ``first_failures_alike`` trials of this run have all failed the same way."""
+        count = self.settings.get("first_failures_alike")
+        first = self.collected[:count] if count else []
+        if not first or len(first) < count or not any(o in first for o, _ in finished):
+            return
+        if all(o.failed for o in first) and len({_alike(o.reason) for o in first}) == 1:
+            raise FailuresAlikeError(
+                f"the first {count} trials of this run all failed with the same error: {first[0].reason}. A setting "
+                "that breaks every trial is the likely cause, not the search space; the sweep stopped instead of "
+                f"spending its budget on it ({len(self.observations)} observations journaled in {self.sweep_dir}). Fix "
+                "the setting and start a new sweep in another hydra.sweep.dir: these failures say nothing about the "
+                "space (hydra.sweeper.first_failures_alike=null lets a sweep go on regardless)."
+            )
 
     def _observe(self, observation: Observation) -> None:
         """Journal a finished trial's observation (reported to the optimizer by ``_report``)."""
@@ -471,6 +491,15 @@ class RunningSweep:
         log.info(
             "Pareto front: %d of %d observations -> %s", len(front), len(observations), self.sweep_dir / PARETO_JSON
         )
+
+
+class FailuresAlikeError(SweepConfigError):
+    """The first trials of a run all failed the same way (``first_failures_alike``)."""
+
+
+def _alike(reason: str | None) -> str:
+    """A failure reason with its digits masked: the same error in two trials differs in sizes, steps and paths."""
+    return re.sub(r"\d+", "#", reason or "")
 
 
 def _lost_to_disk(outcome: TrialOutcome) -> bool:

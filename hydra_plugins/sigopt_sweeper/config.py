@@ -152,6 +152,10 @@ class SigOptSweeperConf:
     trial_timeout_s: float | None = None
     """Seconds a trial may take (on Ray from submission, so queueing counts); past it the trial is
     cancelled and recorded as failed with reason ``timeout: ...``. null = no limit."""
+    first_failures_alike: int | None = 3
+    """Stop the sweep (exit 2) when the first this-many trials it runs all fail with the same error (digits
+    aside): a setting that breaks every trial (``trainer.precision=bogus``, a logger without its token), not a
+    region of the space, and every further trial would spend budget on it. null = never stop for that."""
     max_attempts: int = 2
     """Times a trial is started before it is recorded as failed: a trial in flight when the sweep
     process died, or whose worker died, is started again until then (a trial that crashes the sweep
