@@ -41,3 +41,24 @@ def test_valid_values_pass():
     require_number("distillation.temperature", 1, above=0)
     require_bool("data.group_by_length", False)
     require_choice("data.padding", "longest", ("max_length", "longest"))
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("+student.n_layer=4", "student.n_layer: lightning_distill.models.student.build_student takes no 'n_layer'"),
+        ("+optimizer.lerning_rate=0.1", "optimizer.lerning_rate: lightning_distill.training.optimizer.OptimizerSettings"),
+    ],
+)
+def test_a_key_the_target_does_not_take_is_one_error_naming_it_and_the_nearest_spelling(tmp_path, override, message):
+    """Hydra's own hint for a key that is not in the config is `+key=value`; a misspelt key then reaches the
+    target, and the user gets the key, what the target takes and the spelling they meant, not a TypeError."""
+    from test_teacher_cache import smoke_cfg
+
+    from lightning_distill.training.pipeline import train
+
+    with pytest.raises(ConfigError) as caught:
+        train(smoke_cfg(tmp_path, override))
+    text = str(caught.value)
+    assert text.startswith(message)
+    assert "Did you mean " + override.lstrip("+").split(".")[0] in text

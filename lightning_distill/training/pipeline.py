@@ -11,8 +11,11 @@ the cache ahead of a sweep so that every trial just reads them.
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import logging
 import math
+import re
 import time
 import warnings
 from collections.abc import Sequence
@@ -52,18 +55,42 @@ def eval_mode_warning(count: int) -> str:
     return rf"Found {count} module\(s\) in eval mode at the start of training"
 
 
-def instantiate(config: Any, **kwargs: Any) -> Any:
+def instantiate(config: Any, key: str | None = None, **kwargs: Any) -> Any:
     """``hydra.utils.instantiate`` that lets our own errors through unwrapped.
 
     Hydra wraps every exception raised by a ``_target_`` in an InstantiationException whose text
-    is a repr plus a stack; a user-fixable error must reach the user as its own clear message.
+    is a repr plus a stack; a user-fixable error must reach the user as its own clear message. A key
+    the target does not take (``+student.n_layer=4``, Hydra's own hint for a key that is not in the
+    config) becomes one line naming ``key.<name>``, what the target takes and the nearest spelling.
     """
     try:
         return hydra_instantiate(config, **kwargs)
     except InstantiationException as error:
         if isinstance(error.__cause__, LightningDistillError):
             raise error.__cause__ from None
+        unknown = _unexpected_keyword(error.__cause__)
+        if unknown is not None and isinstance(config, DictConfig) and "_target_" in config:
+            raise _unknown_key_error(config, key, unknown) from None
         raise
+
+
+def _unexpected_keyword(error: BaseException | None) -> str | None:
+    match = re.search(r"unexpected keyword argument '(\w+)'", str(error)) if isinstance(error, TypeError) else None
+    return match.group(1) if match else None
+
+
+def _unknown_key_error(config: DictConfig, key: str | None, unknown: str) -> ConfigError:
+    from hydra.utils import get_method
+
+    where = key or config._get_full_key(None) or "the config"
+    target = str(config._target_)
+    try:
+        taken = [name for name in inspect.signature(get_method(target)).parameters if name not in ("self", "kwargs")]
+    except (ImportError, ValueError, TypeError):
+        taken = [name for name in config if name != "_target_"]
+    near = difflib.get_close_matches(unknown, taken, n=1)
+    hint = f" Did you mean {where}.{near[0]}?" if near else ""
+    return ConfigError(f"{where}.{unknown}: {target} takes no {unknown!r} (it takes {', '.join(taken)}).{hint}")
 
 
 def _instantiate_group(cfg: DictConfig | None, key: str) -> list[Any]:
@@ -83,7 +110,7 @@ def _build_student(cfg: DictConfig, tokenizer: Any, datamodule: SquadDataModule,
     """Build, seed and prune the student; trim its vocabulary to the training texts when ``student.vocab`` asks
     (the data module then evaluates with the student's tokenizer); write ``seeding_report.json``."""
     vocab_size = len(tokenizer)
-    build = instantiate(student_build_config(cfg), vocab_size=vocab_size)
+    build = instantiate(student_build_config(cfg), key="student", vocab_size=vocab_size)
     report = build.report
     if report is not None and any(entry.student_key == WORD_EMBEDDINGS for entry in report.shape_mismatch):
         raise ConfigError(
