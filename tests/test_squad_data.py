@@ -46,6 +46,9 @@ def test_reads_the_official_files(squad_dir):
         (squad([{"context": "Paris.", "qas": [qa("q1", answers=[{"text": "Paris"}])]}]), '"answer_start" must be an integer'),
         (squad([{"context": "Paris.", "qas": [qa("q1", impossible=True), qa("q1", impossible=True)]}]), "duplicate question id"),
         (squad([]), "contains no questions"),
+        # an answerable question with no answers at all: say that, not "contains no questions"
+        (squad([{"context": "Paris is nice.", "qas": [{"id": "q1", "question": "Where?"}]}]),
+         'none of its 1 question(s) is usable: every one is answerable (is_impossible is false or missing)'),
     ],
 )
 def test_malformed_input_names_file_and_place(tmp_path, content, fragment):

@@ -115,6 +115,12 @@ def records_from_squad_json(data: Any, source: str) -> list[SquadRecord]:
             record = _record(qid, qa, title, context, source, qa_where, report)
             if record is not None:
                 records.append(record)
+    require(
+        records or not report.dropped_questions, source, "data",
+        f"none of its {report.questions} question(s) is usable: every one is answerable (is_impossible is false or "
+        f"missing) with no answer whose text is in its context, e.g. {'; '.join(report.examples[:2])}. Give each "
+        'such question its "answers", or mark it "is_impossible": true',
+    )  # fmt: skip
     squad_format.require_questions(bool(records), source)
     report.log_summary(source)
     return records
