@@ -291,3 +291,21 @@ def test_cli_missing_predictions_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert str(preds) in result.stderr and "'b'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_predicted_only_scores_the_questions_a_limited_run_answered(tmp_path: Path) -> None:
+    data, preds = tmp_path / "data.json", tmp_path / "preds.json"
+    qas = [{"id": "a", "question": "?", "answers": [{"text": "Paris", "answer_start": 0}]},
+           {"id": "b", "question": "?", "answers": []}, {"id": "c", "question": "?", "answers": []}]  # fmt: skip
+    data.write_text(json.dumps(_squad(qas)), encoding="utf-8")
+    preds.write_text(json.dumps({"a": "Paris", "b": "Lyon"}), encoding="utf-8")
+    refused = run_cli(str(data), str(preds))
+    assert refused.returncode == 2 and "add --predicted-only" in refused.stderr
+    result = run_cli(str(data), str(preds), "--predicted-only")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert metrics["total"] == 2 and metrics["exact"] == pytest.approx(50.0)
+    assert "scoring the 2 of 3 questions" in result.stderr
+    preds.write_text(json.dumps({"a": "Paris", "zz": ""}), encoding="utf-8")
+    unknown = run_cli(str(data), str(preds), "--predicted-only")
+    assert unknown.returncode == 2 and "1 question(s)" in unknown.stderr and "Traceback" not in unknown.stderr

@@ -41,28 +41,48 @@ def _parser() -> argparse.ArgumentParser:
         help="predict no answer when the na-prob exceeds this (default: %(default)s)",
     )
     parser.add_argument("--out-file", metavar="metrics.json", help="also write the metrics JSON here")
+    parser.add_argument(
+        "--predicted-only",
+        action="store_true",
+        help="score only the questions the predictions answer (a run limited by data.max_eval_examples or "
+        "data.eval_part predicts a subset of the file); says how many of the file's questions that is",
+    )
     return parser
 
 
 def evaluate_files(
-    data_file: str | Path, pred_file: str | Path, na_prob_file: str | Path | None = None, na_prob_thresh: float = 1.0
+    data_file: str | Path,
+    pred_file: str | Path,
+    na_prob_file: str | Path | None = None,
+    na_prob_thresh: float = 1.0,
+    predicted_only: bool = False,
 ) -> dict[str, float]:
     gold = load_gold_answers(data_file)
     predictions = load_predictions(pred_file)
+    if predicted_only:
+        unknown = [qid for qid in predictions if qid not in gold]
+        if unknown:
+            raise DataError(f"{pred_file} answers {len(unknown)} question(s) {data_file} does not have, e.g. {unknown[:3]}")
+        logging.getLogger(__name__).warning(
+            "--predicted-only: scoring the %d of %d questions of %s that %s answers",
+            len(predictions), len(gold), data_file, pred_file,
+        )  # fmt: skip
+        gold = {qid: gold[qid] for qid in predictions}
     na_probs = load_na_probs(na_prob_file) if na_prob_file else None
     try:
         return squad_v2_metrics(gold, predictions, na_probs=na_probs, na_prob_thresh=na_prob_thresh)
     except DataError as error:
         # Coverage problems are about the prediction / na-prob files: say which ones.
         files = f"{pred_file}" + (f" / {na_prob_file}" if na_prob_file else "")
-        raise DataError(f"{files} vs {data_file}: {error}") from None
+        hint = "" if predicted_only else " (predictions of a subset, e.g. a run with a question limit: add --predicted-only)"
+        raise DataError(f"{files} vs {data_file}: {error}{hint}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        metrics = evaluate_files(args.data_file, args.pred_file, args.na_prob_file, args.na_prob_thresh)
+        metrics = evaluate_files(args.data_file, args.pred_file, args.na_prob_file, args.na_prob_thresh, args.predicted_only)
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR_EXIT_CODE
