@@ -17,18 +17,28 @@ from lightning_distill.training.pipeline import select_objectives, train
 log = logging.getLogger(__name__)
 
 USER_ERROR_EXIT_CODE = 2
+INTERRUPTED_EXIT_CODE = 130
+"""Ctrl-C: 128 + SIGINT, as a shell reports it and as the sweeper exits (README, "Exit codes")."""
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> dict[str, float] | list[float]:
     """Returns the run's metrics: the dict a sweeper reads (or ``objectives`` as a list, for Optuna)."""
+    single = HydraConfig.get().mode != RunMode.MULTIRUN  # a sweeper handles its trials' errors and interrupts
     try:
         return select_objectives(train(cfg), cfg.get("objectives"))
     except LightningDistillError as error:
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
+        if not single:
             raise  # a sweeper records the failed trial and goes on
         log.error("%s", error)
         sys.exit(USER_ERROR_EXIT_CODE)
+    except (KeyboardInterrupt, SystemExit) as stop:
+        # Lightning turns Ctrl-C during fit into sys.exit(1) after its graceful shutdown
+        interrupted = isinstance(stop, KeyboardInterrupt) or isinstance(stop.__context__, KeyboardInterrupt)
+        if not (single and interrupted):
+            raise
+        log.error("Interrupted (Ctrl-C): the run stopped; its metrics.json says so (status: interrupted)")
+        sys.exit(INTERRUPTED_EXIT_CODE)
 
 
 if __name__ == "__main__":

@@ -223,6 +223,26 @@ def test_user_errors_exit_cleanly_without_traceback(tmp_path):
     assert "Traceback" not in output
 
 
+def test_ctrl_c_of_a_single_run_exits_130_and_its_metrics_say_interrupted(tmp_path):
+    """README, "Exit codes": 0 done, 1 an unexpected error, 2 a user error, 130 interrupted (128 + SIGINT)."""
+    import signal
+
+    process = subprocess.Popen(
+        [sys.executable, "train.py", "experiment=smoke", "logger=[]", "trainer.max_epochs=500", f"hydra.run.dir={tmp_path}",
+         f"paths.cache_dir={tmp_path / 'cache'}"],
+        cwd=REPO_ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    metrics = tmp_path / "metrics.json"
+    deadline = time.time() + 180
+    while time.time() < deadline and not (metrics.is_file() and json.loads(metrics.read_text())["history"]):
+        time.sleep(0.2)  # training has run at least one evaluation
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output[-3000:]
+    assert "Interrupted (Ctrl-C)" in output
+    assert json.loads(metrics.read_text())["status"] == "interrupted"
+
+
 @pytest.mark.slow
 def test_offline_presets_chain_teacher_then_distillation(tmp_path):
     """`offline_teacher` saves a QA teacher that `offline` then distills into a MiniLM-seeded student."""
