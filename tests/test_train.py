@@ -223,6 +223,17 @@ def test_user_errors_exit_cleanly_without_traceback(tmp_path):
     assert "Traceback" not in output
 
 
+def test_a_bad_student_is_refused_before_the_teacher_loads(tmp_path):
+    """experiment=offline loads the reference teacher; student.n_layers=0 must not wait for it (or for the data)."""
+    result = subprocess.run(
+        [sys.executable, "train.py", "experiment=offline", "student.n_layers=0", f"hydra.run.dir={tmp_path}"],
+        cwd=REPO_ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 2 and "student.n_layers=0 must be an integer in [1, 20]" in output
+    assert "Loading weights" not in output and "Featurizing" not in output
+
+
 def test_ctrl_c_of_a_single_run_exits_130_and_its_metrics_say_interrupted(tmp_path):
     """README, "Exit codes": 0 done, 1 an unexpected error, 2 a user error, 130 interrupted (128 + SIGINT)."""
     import signal

@@ -13,8 +13,10 @@ Saving and loading QA checkpoints (pruned or not) is ``lightning_distill.models.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -136,6 +138,13 @@ def _normal(weight: torch.Tensor, std: float, generator: torch.Generator | None)
 def count_trainable_parameters(model: nn.Module) -> int:
     """The 'num_params' metric the search minimizes: parameters the optimizer updates."""
     return sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
+
+
+def check_student_settings(vocab_size: int, **given: Any) -> None:
+    """The checks ``build_student`` makes, without building: a run refuses a bad student before it loads a
+    teacher or reads data (keys ``build_student`` does not take are left to its own error)."""
+    defaults = {name: parameter.default for name, parameter in inspect.signature(build_student).parameters.items()}
+    _validate({**defaults, **{k: v for k, v in given.items() if k in defaults}, "vocab_size": vocab_size})
 
 
 def _validate(settings: dict) -> None:

@@ -34,7 +34,7 @@ from lightning_distill.config.checks import require_integer
 from lightning_distill.data.datamodule import SquadDataModule
 from lightning_distill.errors import ConfigError, LightningDistillError
 from lightning_distill.hub_access import check_hub_reachable
-from lightning_distill.models.student import StudentBuild
+from lightning_distill.models.student import StudentBuild, build_student, check_student_settings
 from lightning_distill.models.teacher_fingerprint import teacher_fingerprint
 from lightning_distill.models.vocabulary import check_checkpoint_tokenizer
 from lightning_distill.models.vocabulary_trim import VocabularySettings, corpus_texts, trim_vocabulary
@@ -224,6 +224,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     optimizer = instantiate(cfg.optimizer)
     precision = resolve_precision(cfg.trainer.get("precision", "32-true"), str(cfg.trainer.get("accelerator", "auto")))
     tokenizer = instantiate(cfg.tokenizer)
+    _check_student(cfg, len(tokenizer))  # before a teacher loads or data is read
     datamodule = instantiate(cfg.data, tokenizer=tokenizer)
     callbacks = _instantiate_group(cfg.get("callbacks"), "callbacks")
     loggers = _instantiate_group(cfg.get("logger"), "logger")
@@ -300,6 +301,13 @@ def _evaluate_final_model(trainer: pl.Trainer, module: DistillationModule, datam
     log.info("Evaluating the final model (step %d; the last evaluation was at step %s)", trainer.global_step, module.last_evaluated_step)
     trainer.validate(module, datamodule=datamodule, verbose=False)
     return True
+
+
+def _check_student(cfg: DictConfig, vocab_size: int) -> None:
+    """The student's settings, checked as ``build_student`` checks them, when the target is ours."""
+    settings = student_build_config(cfg)
+    if str(settings.get("_target_", "")) == f"{build_student.__module__}.{build_student.__name__}":
+        check_student_settings(vocab_size, **{k: v for k, v in settings.items() if k != "_target_"})
 
 
 def _check_evaluation_schedule(trainer: DictConfig) -> None:
