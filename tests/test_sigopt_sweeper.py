@@ -413,6 +413,10 @@ def test_each_trial_records_the_strategy_that_served_it_and_the_report_says_so(t
     with (sweep_dir / "observations.csv").open(newline="") as handle:
         assert [row["strategy"] for row in csv.DictReader(handle)] == expected
     assert "trial 5 suggested (gp" in result.stdout + result.stderr
+    # the sweep ends with its front as a short table (trial, optimized metrics, stored ones)
+    front = json.loads((sweep_dir / "pareto.json").read_text())["frontier"]
+    assert f"Pareto front ({len(front)} trials):" in result.stdout + result.stderr
+    assert "trial  exact  num_params" in result.stdout + result.stderr
 
     short = tmp_path / "short"
     assert app_sweep(short, "hydra.sweeper.budget=3", "hydra.sweeper.parallelism=1").returncode == 0

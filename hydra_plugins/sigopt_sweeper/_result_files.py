@@ -78,6 +78,31 @@ def write_pareto(
     return front
 
 
+FRONT_TABLE_ROWS = 20
+"""The end-of-sweep log shows at most this many front trials (pareto.json has them all)."""
+
+
+def front_table(front: Sequence[Observation], metrics: Sequence[Metric]) -> str:
+    """The Pareto front as a few aligned lines for the end of a sweep's log: trial, the optimized metrics,
+    the stored ones, and where its run directory is."""
+    if not front:
+        return "Pareto front: empty (no completed trial meets the metric thresholds)."
+    names = [metric.name for metric in metrics if metric.optimized] + [m.name for m in metrics if not m.optimized]
+    shown = [name for name in names if any(name in o.values for o in front)]
+    header = ["trial", *shown]
+    rows = [[str(o.trial), *(_short(o.values.get(name)) for name in shown)] for o in front[:FRONT_TABLE_ROWS]]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [f"Pareto front ({len(front)} trials{'; first ' + str(FRONT_TABLE_ROWS) if len(front) > FRONT_TABLE_ROWS else ''}):"]
+    lines += ["  " + "  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in [header, *rows]]
+    return "\n".join(lines)
+
+
+def _short(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
+
+
 def plot_pareto(
     sweep_dir: Path,
     observations: Sequence[Observation],

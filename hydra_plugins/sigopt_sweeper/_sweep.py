@@ -35,7 +35,13 @@ from hydra_plugins.sigopt_sweeper._experiment import (
 from hydra_plugins.sigopt_sweeper._interrupts import InterruptWatch, SweepInterrupted
 from hydra_plugins.sigopt_sweeper._journal import Journal, JournalState, sweep_header
 from hydra_plugins.sigopt_sweeper._lock import SweepLock
-from hydra_plugins.sigopt_sweeper._result_files import PARETO_JSON, plot_pareto, write_observations, write_pareto
+from hydra_plugins.sigopt_sweeper._result_files import (
+    PARETO_JSON,
+    front_table,
+    plot_pareto,
+    write_observations,
+    write_pareto,
+)
 from hydra_plugins.sigopt_sweeper._search_space import SearchSpace
 from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
 from hydra_plugins.sigopt_sweeper._trial import (
@@ -491,6 +497,7 @@ class RunningSweep:
         log.info(
             "Pareto front: %d of %d observations -> %s", len(front), len(observations), self.sweep_dir / PARETO_JSON
         )
+        log.info("%s", front_table(front, metrics))
 
 
 class FailuresAlikeError(SweepConfigError):
