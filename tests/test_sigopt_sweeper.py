@@ -499,3 +499,15 @@ def test_a_setting_that_breaks_every_trial_stops_the_sweep_after_the_first_failu
     off = app_sweep(tmp_path / "off", "fail=oom", "hydra.sweeper.budget=4", "hydra.sweeper.parallelism=1",
                     "hydra.sweeper.first_failures_alike=null")  # fmt: skip
     assert off.returncode == 0 and len(observations(tmp_path / "off")) == 4
+
+
+def test_quiet_searches_print_results_not_progress(tmp_path, cache_dir):
+    """quiet=true: no progress bars, model summaries, seeds or library warnings in any trial; the sweep's
+    own lines (suggestions, outcomes, the front) and each run's summary line stay."""
+    result = smoke_sweep(tmp_path / "sweep", cache_dir, "hydra.sweeper.budget=2", "quiet=true")
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    for chatter in ("Total FLOPs", "Seed set to", "it/s]", "Trainable params", "FutureWarning"):
+        assert chatter not in output, chatter
+    for kept in ("trial 0 suggested", "Run finished in", "Pareto front ("):
+        assert kept in output, kept

@@ -30,7 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lightning_distill.atomic_files import write_json_atomically
 from lightning_distill.callbacks.hopeless_trial import HopelessTrialStopping
-from lightning_distill.config.checks import require_integer
+from lightning_distill.config.checks import require_bool, require_integer
 from lightning_distill.data.datamodule import SquadDataModule
 from lightning_distill.errors import ConfigError, LightningDistillError
 from lightning_distill.hub_access import check_hub_reachable
@@ -42,6 +42,7 @@ from lightning_distill.models.weight_transfer import SeedReport
 from lightning_distill.sigopt_logger import SigOptLogger
 from lightning_distill.training.distillation_module import DistillationModule
 from lightning_distill.training.precision import resolve_precision
+from lightning_distill.training.quiet import quiet_down
 from lightning_distill.training.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,8 @@ def prepare(cfg: DictConfig) -> None:
     not part of either cache key.
     """
     check_hub_reachable(cfg)
+    if cfg.get("quiet"):
+        quiet_down()
     tokenizer = instantiate(cfg.tokenizer)
     datamodule = instantiate(cfg.data, tokenizer=tokenizer)
     teacher = TeacherSetup(cfg, tokenizer, datamodule)
@@ -218,6 +221,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     _check_deployment_measured(cfg)
     _check_evaluation_schedule(cfg.trainer)
     check_hub_reachable(cfg)
+    require_bool("quiet", cfg.get("quiet", False))
+    quiet_trainer = quiet_down() if cfg.get("quiet") else {}
     output_dir = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     loss = instantiate(cfg.distillation)
@@ -245,7 +250,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     _check_interval_fits_epoch(cfg.trainer, math.ceil(len(datamodule.train_features) / datamodule.batch_sizes["train"]))
     module = DistillationModule(student.model, teacher.model, loss, optimizer)
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision)
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision,
+                                      **quiet_trainer)  # fmt: skip
     log.info("Run directory: %s", output_dir)
     with warnings.catch_warnings():
         # The frozen teacher is in eval mode on purpose; any other module in eval mode still warns.
