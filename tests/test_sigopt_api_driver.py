@@ -80,7 +80,7 @@ def test_unknown_experiment_id_is_a_clear_error(tmp_path):
         result = api_sweep(tmp_path / "sweep", server, "hydra.sweeper.experiment_id=404404")
     assert result.returncode == 2
     assert (
-        "SigOpt has no such experiment to attach to (HTTP 404): check hydra.sweeper.experiment_id"
+        "has no such experiment to attach to (HTTP 404): check hydra.sweeper.experiment_id"
         in result.stdout + result.stderr
     )
 
@@ -113,3 +113,15 @@ def test_warm_start_posts_earlier_observations_once_as_observations_without_a_su
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         assert len([o for o in server.observations if o["suggestion"] is None]) == 3, "not posted twice on resume"
     assert len(journal_events(sweep_dir, "observation")) == 3
+
+
+def test_a_url_that_is_not_a_sigopt_api_root_is_named(tmp_path):
+    """$SIGOPT_API_URL with a /v1 suffix (or any server that is not SigOpt's API) answers 404 to creating an
+    experiment: the error names the URL and the fix, not an experiment id nobody gave."""
+    with FakeSigOpt(TOKEN) as server:
+        result = app_sweep(tmp_path / "sweep", "hydra.sweeper.driver=api", SIGOPT_API_TOKEN=TOKEN,
+                           SIGOPT_API_URL=server.url + "/v1")  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-2000:]
+    assert f"{server.url}/v1 answered HTTP 404 to creating an experiment: it is not a SigOpt API root" in output
+    assert "experiment_id" not in output

@@ -61,9 +61,11 @@ class ApiDriver:
             self.connection.set_api_url(api_url)
         self.api_url = api_url or "the default SigOpt API URL"
         self.experiment_id: str | None = None
+        self._attaching = False
         self._lock = threading.Lock()
 
     def start(self, experiment_id: str | None) -> str:
+        self._attaching = bool(experiment_id)
         with self._access("attach to" if experiment_id else "create"):
             if experiment_id:
                 experiment = self.connection.experiments(experiment_id).fetch()
@@ -218,9 +220,16 @@ class ApiDriver:
                     "the experiment: it is invalid or expired. Set a valid API token (SigOpt web app: API tokens), "
                     "or unset it to use the offline lite driver."
                 ) from None
-            if error.status_code == NOT_FOUND:
+            if error.status_code == NOT_FOUND and self._attaching:
                 raise SigOptAccessError(
-                    f"SigOpt has no such experiment to {action} (HTTP 404): check hydra.sweeper.experiment_id."
+                    f"SigOpt at {self.api_url} has no such experiment to {action} (HTTP 404): check "
+                    "hydra.sweeper.experiment_id."
+                ) from None
+            if error.status_code == NOT_FOUND:  # creating: the URL does not lead to a SigOpt API
+                raise SigOptAccessError(
+                    f"{self.api_url} answered HTTP 404 to creating an experiment: it is not a SigOpt API root. Set "
+                    "$SIGOPT_API_URL to the server's root URL (e.g. http://127.0.0.1:5000, without /v1), or unset it "
+                    "for the default."
                 ) from None
             raise SigOptAccessError(
                 f"SigOpt could not {action} the experiment (HTTP {error.status_code}): {error}"
