@@ -125,3 +125,36 @@ def test_a_url_that_is_not_a_sigopt_api_root_is_named(tmp_path):
     assert result.returncode == 2, output[-2000:]
     assert f"{server.url}/v1 answered HTTP 404 to creating an experiment: it is not a SigOpt API root" in output
     assert "experiment_id" not in output
+
+
+def test_reporting_an_observation_closes_its_training_run_left_active(tmp_path):
+    """A trial whose run could not be closed (the server was down when it finished) has the run closed by
+    the report of its observation, with the observation's values; a closed run is left as it is."""
+    from sigopt import Connection
+
+    from hydra_plugins.sigopt_sweeper._api_driver import ApiDriver
+    from hydra_plugins.sigopt_sweeper.api import (
+        COMPLETED,
+        ExperimentSpec,
+        Observation,
+        parse_metrics,
+        parse_search_space,
+    )
+
+    spec = ExperimentSpec("t", parse_search_space({"width": "int(interval(1, 8))"}),
+                          parse_metrics([{"name": "exact", "objective": "maximize", "strategy": "optimize"}]), 2, 1)  # fmt: skip
+    with FakeSigOpt(TOKEN) as server:
+        client = Connection(client_token=TOKEN)
+        client.set_api_url(server.url)
+        client.clients("1").projects().create(id="p", name="p")
+        run = client.clients("1").projects("p").training_runs().create(name="trial 0")
+        driver = ApiDriver(spec, TOKEN, token_env="T", api_url=server.url, project=None)
+        driver.start(None)
+        for number in (0, 1):
+            suggestion = driver.suggest([])
+            driver.observe(Observation(number, suggestion.id, suggestion.assignments, COMPLETED, {"exact": 40.0 + number},
+                                       metrics={"sigopt_run_id": run.id}))  # fmt: skip
+            if number == 0:
+                assert server.training_runs[run.id]["state"] == "completed"
+                assert server.training_runs[run.id]["values"] == {"exact": {"value": 40.0}}
+        assert server.training_runs[run.id]["values"] == {"exact": {"value": 40.0}}, "a closed run is left alone"

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 UNAUTHORIZED = (401, 403)
 NOT_FOUND = 404
+RUN_ID_METRIC = "sigopt_run_id"
+"""Where a trial's returned metrics name its SigOpt training run (``logger=sigopt``)."""
 WARM_START_KEY = "warm_start"
 """Metadata key of a warm-start observation on SigOpt: its index in the journaled warm-start list."""
 
@@ -160,8 +162,29 @@ class ApiDriver:
             known = self._observed().get(observation.suggestion_id)
             if known is None:
                 raise
+            self._close_run(observation)
             return known
+        self._close_run(observation)
         return str(created.id)
+
+    def _close_run(self, observation: Observation) -> None:
+        """Close the trial's SigOpt training run if it is still active (``metrics.sigopt_run_id``, journaled with
+        the observation): a trial that finished while the server was down could not close it itself, and the run
+        would stay active forever. Done with every report, so a resume closes it too; a failure here only warns."""
+        run_id = (observation.metrics or {}).get(RUN_ID_METRIC)
+        if not run_id:
+            return
+        try:
+            run = self.connection.training_runs(str(run_id))
+            if self._retrying("fetch a training run", run.fetch).state != "active":
+                return
+            update: dict[str, Any] = {"state": "failed" if observation.failed else "completed"}
+            if not observation.failed:
+                update["values"] = {name: {"value": value} for name, value in observation.values.items()}
+            self._retrying("close a training run", lambda: run.update(**update))
+            log.info("trial %d: closed its SigOpt training run %s (%s)", observation.trial, run_id, update["state"])
+        except Exception as error:  # noqa: BLE001 - the observation is reported; the run is bookkeeping
+            log.warning("trial %d: could not close its SigOpt training run %s (%s)", observation.trial, run_id, error)
 
     def _observed(self) -> dict[str, str]:
         """SigOpt's observations of this experiment: suggestion id -> observation id."""
