@@ -74,13 +74,7 @@ class SigOptLogger(Logger):
         require_integer("logger.sigopt.max_checkpoints", max_checkpoints, minimum=1, maximum=SERVER_CHECKPOINT_LIMIT)
         if not project or not isinstance(project, str):
             raise ConfigError(f"logger.sigopt.project={project!r} must name a SigOpt project (created if missing).")
-        token = os.environ.get(token_env, "").strip()
-        if not token:
-            raise ConfigError(
-                f"logger=sigopt needs a SigOpt API token in ${token_env} (and ${api_url_env} for your own "
-                "sigopt-server, e.g. http://127.0.0.1:5000); the token is read from the environment only. "
-                "Set it, or drop logger=sigopt (e.g. logger=csv)."
-            )
+        token = require_token(token_env, api_url_env)
         from sigopt import Connection
 
         self._connection = Connection(client_token=token)
@@ -216,6 +210,19 @@ class SigOptLogger(Logger):
         if count <= WARNINGS_PER_KIND:
             suffix = " (further warnings of this kind are not shown)" if count == WARNINGS_PER_KIND else ""
             log.warning("logger=sigopt: %s%s", message, suffix)
+
+
+def require_token(token_env: str = "SIGOPT_API_TOKEN", api_url_env: str = "SIGOPT_API_URL") -> str:
+    """The SigOpt token from ``$token_env``; a ConfigError saying how to set it when it is missing (also
+    checked before a search's first trial, so a search does not fail every trial on it)."""
+    token = os.environ.get(token_env, "").strip()
+    if not token:
+        raise ConfigError(
+            f"logger=sigopt needs a SigOpt API token in ${token_env} (and ${api_url_env} for your own "
+            "sigopt-server, e.g. http://127.0.0.1:5000); the token is read from the environment only. "
+            "Set it, or drop logger=sigopt (e.g. logger=csv)."
+        )
+    return token
 
 
 def flat_assignments(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

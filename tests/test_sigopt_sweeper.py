@@ -511,3 +511,18 @@ def test_quiet_searches_print_results_not_progress(tmp_path, cache_dir):
         assert chatter not in output, chatter
     for kept in ("trial 0 suggested", "Run finished in", "Pareto front ("):
         assert kept in output, kept
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("trainer.precision=bogus", "trainer.precision='bogus' must be one of"),
+     ("logger=sigopt", "logger=sigopt needs a SigOpt API token in $SIGOPT_API_TOKEN")],
+)  # fmt: skip
+def test_a_setting_every_trial_would_fail_on_is_refused_before_the_first_trial(tmp_path, cache_dir, override, message):
+    sweep_dir = tmp_path / "sweep"
+    result = run(["train.py", "-m", "experiment=smoke", "hparams_search=sigopt_smoke", f"hydra.sweep.dir={sweep_dir}",
+                  f"paths.cache_dir={cache_dir}", override], SIGOPT_API_TOKEN="")  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert message in output and "Traceback" not in output
+    assert not list(sweep_dir.glob("[0-9]*")), "no trial ran"

@@ -39,7 +39,7 @@ from lightning_distill.models.teacher_fingerprint import teacher_fingerprint
 from lightning_distill.models.vocabulary import check_checkpoint_tokenizer
 from lightning_distill.models.vocabulary_trim import VocabularySettings, corpus_texts, trim_vocabulary
 from lightning_distill.models.weight_transfer import SeedReport
-from lightning_distill.sigopt_logger import SigOptLogger
+from lightning_distill.sigopt_logger import SigOptLogger, require_token
 from lightning_distill.training.distillation_module import DistillationModule
 from lightning_distill.training.precision import resolve_precision
 from lightning_distill.training.quiet import quiet_down
@@ -205,6 +205,7 @@ def prepare(cfg: DictConfig) -> None:
     not part of either cache key.
     """
     check_hub_reachable(cfg)
+    check_before_trials(cfg)
     if cfg.get("quiet"):
         quiet_down()
     tokenizer = instantiate(cfg.tokenizer)
@@ -212,6 +213,17 @@ def prepare(cfg: DictConfig) -> None:
     teacher = TeacherSetup(cfg, tokenizer, datamodule)
     datamodule.setup("fit")
     teacher.prepare(datamodule)
+
+
+def check_before_trials(cfg: DictConfig) -> None:
+    """What every trial of a search would fail on, checked once before the first: the precision setting and a
+    SigOpt logger's token (read without resolving the loggers' per-trial values, such as the run directory)."""
+    resolve_precision(cfg.trainer.get("precision", "32-true"), str(cfg.trainer.get("accelerator", "auto")))
+    require_bool("quiet", cfg.get("quiet", False))
+    for entry in (cfg.get("logger") or {}).values():
+        if entry is not None and str(entry.get("_target_", "")).endswith(".SigOptLogger"):
+            require_token(OmegaConf.select(entry, "token_env", default="SIGOPT_API_TOKEN"),
+                          OmegaConf.select(entry, "api_url_env", default="SIGOPT_API_URL"))  # fmt: skip
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
