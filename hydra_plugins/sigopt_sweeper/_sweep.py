@@ -425,9 +425,9 @@ class RunningSweep:
     def _check_failures_alike(self, finished: list[tuple[Observation, Exception | None]]) -> None:
         """Stop once the first ``first_failures_alike`` trials of this run have all failed the same way."""
         count = self.settings.get("first_failures_alike")
-        first = self.collected[:count] if count else []
-        if not first or len(first) < count or not any(o in first for o, _ in finished):
-            return
+        if not count or not len(self.collected) - len(finished) < count <= len(self.collected):
+            return  # checked once: in the wait that finished the count-th trial of this run
+        first = self.collected[:count]
         if all(o.failed for o in first) and len({_alike(o.reason) for o in first}) == 1:
             raise FailuresAlikeError(
                 f"the first {count} trials of this run all failed with the same error: {first[0].reason}. A setting "

@@ -62,13 +62,12 @@ class MetricsFile(pl.Callback):
 
     def _write(self, trainer: pl.Trainer) -> None:
         self.final = {**self.final, **self._current(trainer), "epoch": trainer.current_epoch, "global_step": trainer.global_step}
-        for callback in trainer.callbacks:  # a search trial stopped as hopeless says so on disk too (Optuna's export)
-            if isinstance(callback, HopelessTrialStopping) and callback.reason:
-                self.final.update(callback.details)
+        stopped = next((c for c in trainer.callbacks if isinstance(c, HopelessTrialStopping) and c.reason), None)
+        if stopped:  # a search trial stopped as hopeless says so on disk too (Optuna's export reads it)
+            self.final.update(stopped.details)
         document: dict[str, object] = {"status": self.status, "final": self.final, "history": self.history}
-        stopped = next((c.reason for c in trainer.callbacks if isinstance(c, HopelessTrialStopping) and c.reason), None)
         if stopped:
-            document[STOPPED_EARLY] = stopped
+            document[STOPPED_EARLY] = stopped.reason
         if self.error:  # what failed, for readers without the sweep's log (an exported Optuna study, the report)
             document["error"] = self.error
         write_json_atomically(self.path, document, allow_nan=True)  # a diverged run logs NaN: keep it visible

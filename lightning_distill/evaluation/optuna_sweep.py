@@ -44,6 +44,7 @@ from hydra_plugins.sigopt_sweeper.api import (
     write_observations,
     write_pareto,
 )
+from lightning_distill.optuna_warm_start import WARM_START_ATTR  # trials added from earlier sweeps: not this sweep's
 
 USAGE_ERROR_EXIT_CODE = 2
 RELATIVE_TOLERANCE = 1e-9
@@ -56,8 +57,6 @@ NSGA2_GENERATION_KEY = "nsga2:generation"
 TPE_STARTUP_DEFAULT = 10
 """TPESampler's and MOTPESampler's default ``n_startup_trials`` (optuna 2.10): random until that many are complete."""
 RANDOM_STRATEGY = "random"
-WARM_START_ATTR = "warm_start"
-"""Trials added from earlier sweeps (``lightning_distill.optuna_warm_start``): not trials of this sweep."""
 FAILURE_LINE_MARKERS = ("Error", "error:", "NaN")
 
 

@@ -233,7 +233,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     _check_deployment_measured(cfg)
     _check_evaluation_schedule(cfg.trainer)
     check_hub_reachable(cfg)
-    require_bool("quiet", cfg.get("quiet", False))
+    check_before_trials(cfg)
     quiet_trainer = quiet_down() if cfg.get("quiet") else {}
     output_dir = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
