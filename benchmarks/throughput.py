@@ -56,6 +56,7 @@ from lightning_distill.config.resolvers import PROJECT_ROOT, package_path
 from lightning_distill.data.datamodule import FEATURE_INDEX, MODEL_INPUTS, TEACHER_END, TEACHER_START, SquadDataModule
 from lightning_distill.data.samplers import LengthGroupedSampler
 from lightning_distill.models.teacher_fingerprint import checkpoint_file_digests, teacher_fingerprint
+from lightning_distill.portable.model_inputs import forward_inputs
 from lightning_distill.training.distillation_module import DistillationModule
 from lightning_distill.training.optimizer import build_adamw
 from lightning_distill.training.pipeline import instantiate, student_build_config
@@ -231,9 +232,9 @@ def load_benchmark_teacher(
         config = {"_target_": "lightning_distill.models.teacher.load_teacher", "name_or_path": path}
         return load_teacher(path, vocab_size), f"{path} (real QA teacher)", teacher_fingerprint(config)
     if source == "config":
-        from lightning_distill.training.pipeline import _teacher_config
+        from lightning_distill.training.pipeline import teacher_loader_config
 
-        config = _teacher_config(cfg)
+        config = teacher_loader_config(cfg)
         if config is None:
             raise SystemExit("--teacher-source config: the train config has no teacher (teacher=none); "
                              "pick a teacher in --config-overrides")
@@ -367,7 +368,7 @@ class Mode:
 
     def _teacher_logits(self, batch: dict[str, torch.Tensor]) -> None:
         with torch.no_grad():
-            output = self.live_teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+            output = self.live_teacher(**forward_inputs(self.live_teacher.config, batch))
         batch[TEACHER_START], batch[TEACHER_END] = output.start_logits, output.end_logits
 
     def count_flops(self, index: int) -> None:

@@ -123,8 +123,38 @@ def test_a_url_that_is_not_a_sigopt_api_root_is_named(tmp_path):
                            SIGOPT_API_URL=server.url + "/v1")  # fmt: skip
     output = result.stdout + result.stderr
     assert result.returncode == 2, output[-2000:]
-    assert f"{server.url}/v1 answered HTTP 404 to creating an experiment: it is not a SigOpt API root" in output
+    assert f"{server.url}/v1 answered HTTP 404 when asked to check the token for the experiment: it is not a SigOpt " \
+           "API root" in output
     assert "experiment_id" not in output
+
+
+def test_a_server_that_never_answers_fails_within_check_timeout_before_the_data_is_built(tmp_path):
+    """A server that accepts connections and never answers: the multirun stops within check_timeout_s, before the
+    project's shared-data build (Hydra's multirun callbacks run before the sweeper is even made), with one line."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from test_sigopt_sweeper import REPO_ROOT
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()  # connections complete in the backlog; nothing ever reads or answers them
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "train.py", "-m", "hydra/sweeper=sigopt", "experiment=smoke", "hydra.sweeper.driver=api",
+             "hydra.sweeper.check_timeout_s=2", f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+            env={**__import__("os").environ, "SIGOPT_API_TOKEN": TOKEN, "SIGOPT_API_URL": url},
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-2000:]
+    assert f"cannot reach SigOpt at {url}" in output and "Traceback" not in output
+    assert not (tmp_path / "cache" / "features").exists()  # stopped before the shared data build
+    assert elapsed < 90  # the check's 2 s plus start-up, not the client's 150 s
 
 
 def test_reporting_an_observation_closes_its_training_run_left_active(tmp_path):

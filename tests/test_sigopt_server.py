@@ -151,3 +151,30 @@ def test_warm_start_observations_land_on_the_real_server_once(tmp_path, server):
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     _, observations, _ = server_state(server, sweep_dir)
     assert sum(o.suggestion is None for o in observations) == 3 and len(observations) == 6
+
+
+def test_logger_sigopt_inside_an_api_sweep_one_project_every_run_closed(tmp_path, server):
+    """The README's command: `-m hydra/sweeper=sigopt hydra.sweeper.driver=api logger=csv_sigopt`. Every trial's
+    training run is on the server, completed, with the trial's values, in the project the experiment is in."""
+    from test_sigopt_sweeper import REPO_ROOT
+
+    sweep_dir = tmp_path / "sweep"
+    env = {**os.environ, "SIGOPT_API_TOKEN": server["SIGOPT_API_TOKEN"], "SIGOPT_API_URL": server["SIGOPT_API_URL"],
+           "SIGOPT_PROJECT": server.get("SIGOPT_PROJECT", "lightning-distill")}  # fmt: skip
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "train.py", "-m", "hydra/sweeper=sigopt", "experiment=smoke",
+                             "hydra.sweeper.driver=api", "logger=csv_sigopt", "hydra.sweeper.budget=2",
+                             "hydra.sweeper.parallelism=1", f"paths.cache_dir={tmp_path / 'cache'}",
+                             f"hydra.sweep.dir={sweep_dir}"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                            timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    experiment, observations, open_suggestions = server_state(server, sweep_dir)
+    assert len(observations) == 2 and not open_suggestions
+    records = [json.loads(line) for line in (sweep_dir / "observations.jsonl").read_text().splitlines()]
+    for record in records:
+        run = connection(server).training_runs(record["metrics"]["sigopt_run_id"]).fetch()
+        assert run.state == "completed"
+        assert run.values["exact"].value == pytest.approx(record["values"]["exact"])
+        assert str(run.project) == str(experiment.project) == env["SIGOPT_PROJECT"]

@@ -55,7 +55,8 @@ def test_cached_logits_equal_the_live_teacher_within_storage_rounding(tmp_path, 
     compared = 0
     for batch in datamodule.train_dataloader():
         with torch.no_grad():
-            live = random_teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+            live = random_teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                  token_type_ids=batch["token_type_ids"])  # a BERT teacher gets its segment ids
         real = batch["attention_mask"].bool()
         for cached, fresh in ((batch[TEACHER_START], live.start_logits), (batch[TEACHER_END], live.end_logits)):
             assert cached.dtype == torch.float32
@@ -144,6 +145,7 @@ def test_concurrent_builds_compute_once_and_never_expose_a_partial_cache(tmp_pat
     features = datasets.Dataset.from_dict({
         "input_ids": [rng.integers(1000, 2000, size=n).tolist() for n in lengths],
         "attention_mask": [[1] * n for n in lengths],
+        "token_type_ids": [[0] * (n // 2) + [1] * (n - n // 2) for n in lengths],
     })
     features.save_to_disk(str(tmp_path / "features"))
     context = multiprocessing.get_context("spawn")

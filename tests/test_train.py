@@ -124,8 +124,11 @@ def test_reference_teacher_loads_as_configured(tmp_path):
     assert cfg.teacher.name_or_path == cfg.paths.reference_teacher_dir
     if not (Path(cfg.teacher.name_or_path) / "model.safetensors").is_file():
         pytest.skip(f"the shared reference teacher is not at {cfg.teacher.name_or_path}")
+    from lightning_distill.training.pipeline import teacher_loader_config
+
+    assert cfg.teacher.segment_ids == "zeros"  # fed as it was trained (its README: without segment ids)
     tokenizer = instantiate(cfg.tokenizer)
-    teacher = instantiate({k: v for k, v in cfg.teacher.items() if k != "cache"}, vocab_size=len(tokenizer))
+    teacher = instantiate(teacher_loader_config(cfg), vocab_size=len(tokenizer))
     assert type(teacher).__name__ == "BertForQuestionAnswering" and not teacher.training
     assert sum(p.numel() for p in teacher.parameters()) == 22_566_146
     assert not any(p.requires_grad for p in teacher.parameters())

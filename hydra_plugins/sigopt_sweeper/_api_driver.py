@@ -229,6 +229,18 @@ class ApiDriver:
                 "resume with the same search space or start a new experiment (hydra.sweeper.experiment_id=null)."
             )
 
+    def check_server(self, timeout_s: float) -> None:
+        """One cheap request (the token's own record) with a short timeout: the URL leads to a SigOpt API that
+        answers and takes the token. Raises ``SigOptAccessError`` naming what to fix."""
+        driver = self.connection.impl.driver
+        default = driver.timeout
+        self.connection.set_timeout(timeout_s)
+        try:
+            with self._access("check the token for"):
+                self.connection.tokens("self").fetch()
+        finally:
+            self.connection.set_timeout(default)
+
     @contextmanager
     def _access(self, action: str) -> Iterator[None]:
         """Turns the client's HTTP errors into messages that say what to fix (never echoing the token)."""
@@ -248,9 +260,10 @@ class ApiDriver:
                     f"SigOpt at {self.api_url} has no such experiment to {action} (HTTP 404): check "
                     "hydra.sweeper.experiment_id."
                 ) from None
-            if error.status_code == NOT_FOUND:  # creating: the URL does not lead to a SigOpt API
+            if error.status_code == NOT_FOUND:  # creating or checking: the URL does not lead to a SigOpt API
                 raise SigOptAccessError(
-                    f"{self.api_url} answered HTTP 404 to creating an experiment: it is not a SigOpt API root. Set "
+                    f"{self.api_url} answered HTTP 404 when asked to {action} the experiment: it is not a SigOpt API "
+                    "root. Set "
                     "$SIGOPT_API_URL to the server's root URL (e.g. http://127.0.0.1:5000, without /v1), or unset it "
                     "for the default."
                 ) from None

@@ -27,6 +27,7 @@ RANGES: dict[str, tuple[bool, dict[str, float], str | None]] = {
     "spe_beyond": (True, {"minimum": 0}, "lite's own rule"),
     "trial_timeout_s": (False, {"above": 0}, "no limit"),
     "retry_backoff_s": (False, {"above": 0}, None),
+    "check_timeout_s": (False, {"above": 0}, None),
 }
 
 

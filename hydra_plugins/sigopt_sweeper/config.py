@@ -164,6 +164,10 @@ class SigOptSweeperConf:
     """Circuit breaker: this many consecutive infrastructure failures (Ray worker or node died,
     object lost, out of disk, runtime env setup, Ray's OOM killer) stop the sweep, trials kept
     pending for ``resume``. Such failures are requeued, not observed."""
+    check_timeout_s: float = 10.0
+    """api driver: seconds the server gets to answer the check made before anything else of a multirun
+    (``SigOptServerCheck``); a server that accepts connections but never answers fails in this time, not after the
+    client's 150 s request timeout."""
     report_retries: int = 5
     """api driver: retries of a request that got a 5xx answer or no answer (the client retries 429 only)."""
     retry_backoff_s: float = 1.0

@@ -41,18 +41,24 @@ class SettingsCheck(Callback):
     """Checks ``hydra.sweeper`` and the sweep overrides as soon as the multirun starts.
 
     It runs before the application's own multirun callbacks (which may prepare data for hours), so
-    a sweep that cannot run, or whose directory a live sweep holds, fails in seconds. The sweeper
-    checks again (and takes the directory's lock): it may run without this.
+    a sweep that cannot run, whose directory a live sweep holds, or whose SigOpt server does not answer or
+    refuses the token (``driver=api``: one request within ``check_timeout_s``, not the client's 150 s) fails in
+    seconds. The sweeper checks again (and takes the directory's lock): it may run without this.
     """
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from hydra_plugins.sigopt_sweeper._api_driver import ApiDriver
+        from hydra_plugins.sigopt_sweeper._drivers import make_driver
         from hydra_plugins.sigopt_sweeper._experiment import read_sweep_config
         from hydra_plugins.sigopt_sweeper._lock import check_unlocked
 
         _quiet_interrupts_until_the_sweep_starts()
         with _exit_on_known_errors():
-            read_sweep_config(config.hydra.sweeper, OmegaConf.to_container(config.hydra.overrides.task))
+            settings, spec = read_sweep_config(config.hydra.sweeper, OmegaConf.to_container(config.hydra.overrides.task))
             check_unlocked(Path(str(config.hydra.sweep.dir)))
+            driver = make_driver(settings, spec)
+            if isinstance(driver, ApiDriver):
+                driver.check_server(settings.check_timeout_s)
 
 
 def _quiet_interrupts_until_the_sweep_starts() -> None:

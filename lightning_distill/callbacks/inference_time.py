@@ -17,6 +17,7 @@ import pytorch_lightning as pl
 import torch
 
 from lightning_distill.config.checks import require_integer
+from lightning_distill.portable.model_inputs import forward_inputs
 
 MS_PER_SECOND = 1000.0
 
@@ -42,7 +43,8 @@ class InferenceTime(pl.Callback):
         device = next(model.parameters()).device
         generator = torch.Generator().manual_seed(self.seed)
         input_ids = torch.randint(model.config.vocab_size, (self.batch_size, self.sequence_length), generator=generator).to(device)
-        attention_mask = torch.ones_like(input_ids)
+        # random tokens, one segment: the timing depends on shapes only (segment ids where the model takes them)
+        inputs = forward_inputs(model.config, {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}, "zeros")
         was_training = model.training
         model.eval()
         timings = []
@@ -50,7 +52,7 @@ class InferenceTime(pl.Callback):
             for step in range(self.warmup + self.repeats):
                 self._synchronize(device)
                 start = time.perf_counter()
-                model(input_ids=input_ids, attention_mask=attention_mask)
+                model(**inputs)
                 self._synchronize(device)
                 if step >= self.warmup:
                     timings.append(time.perf_counter() - start)

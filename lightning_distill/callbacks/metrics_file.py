@@ -41,6 +41,8 @@ class MetricsFile(pl.Callback):
         self._steps_per_epoch: float | None = None
         self.status = "running"
         self.error: str | None = None
+        self.teacher: dict[str, object] | None = None
+        """The teacher's own scores on the same evaluation data (set by the pipeline; ``training/teacher_score.py``)."""
 
     @staticmethod
     def _current(trainer: pl.Trainer) -> dict[str, float]:
@@ -68,6 +70,8 @@ class MetricsFile(pl.Callback):
         document: dict[str, object] = {"status": self.status, "final": self.final, "history": self.history}
         if stopped:
             document[STOPPED_EARLY] = stopped.reason
+        if self.teacher is not None:  # beside the student, so a weak or mis-fed teacher shows in every run
+            document["teacher"] = self.teacher
         if self.error:  # what failed, for readers without the sweep's log (an exported Optuna study, the report)
             document["error"] = self.error
         write_json_atomically(self.path, document, allow_nan=True)  # a diverged run logs NaN: keep it visible

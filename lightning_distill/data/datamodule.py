@@ -43,11 +43,11 @@ from lightning_distill.training.teacher_logit_cache import TeacherLogits, featur
 
 log = logging.getLogger(__name__)
 
-FEATURIZATION_VERSION = 2
+FEATURIZATION_VERSION = 3
 """Bump when featurization code changes what it produces, or the cache's layout, so old caches are not
-reused (2: a manifest of sizes and hashes, lightning_distill.cache_manifest)."""
+reused (2: a manifest of sizes and hashes, lightning_distill.cache_manifest; 3: the tokenizer's segment ids)."""
 
-MODEL_INPUTS = ("input_ids", "attention_mask", "start_positions", "end_positions")
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "start_positions", "end_positions")
 FEATURE_INDEX = "feature_index"
 TEACHER_START, TEACHER_END = "teacher_start_logits", "teacher_end_logits"
 TEACHER_INPUT_IDS = "teacher_input_ids"
@@ -194,14 +194,23 @@ class SquadDataModule(LightningDataModule):
     def _tokenizer_of(self, split: str) -> PreTrainedTokenizerFast:
         return self.student_tokenizer if split == "eval" else self.tokenizer
 
-    def features_key(self, split: str) -> str:
-        """The content key of a split's features (tokenizer, settings, data, subset); reads the data."""
-        return self._cache_key(split, self._read(split)[1])
+    def teacher_eval_features(self) -> tuple[list[SquadRecord], datasets.Dataset]:
+        """The evaluation questions and their features in the shared (teacher's) tokenization: the eval features
+        themselves, unless the student's vocabulary is trimmed (then featurized, and cached, apart)."""
+        if self.student_tokenizer is self.tokenizer:
+            self.setup("validate")
+            return self.eval_examples, self.eval_features
+        features, records = self._features("eval", self.tokenizer)
+        return records, features
 
-    def _cache_key(self, split: str, data_fingerprint: str) -> str:
+    def features_key(self, split: str, tokenizer: PreTrainedTokenizerFast | None = None) -> str:
+        """The content key of a split's features (tokenizer, settings, data, subset); reads the data."""
+        return self._cache_key(split, self._read(split)[1], tokenizer)
+
+    def _cache_key(self, split: str, data_fingerprint: str, tokenizer: PreTrainedTokenizerFast | None = None) -> str:
         key = {
             "version": FEATURIZATION_VERSION,
-            "tokenizer": tokenizer_fingerprint(self._tokenizer_of(split)),
+            "tokenizer": tokenizer_fingerprint(tokenizer or self._tokenizer_of(split)),
             "settings": self.settings.as_dict(),
             "data": data_fingerprint,
             "max_examples": self.max_examples[split],
@@ -211,21 +220,25 @@ class SquadDataModule(LightningDataModule):
             key["part"] = self.eval_part
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
 
-    def _featurize(self, records: list[SquadRecord], split: str) -> datasets.Dataset:
+    def _featurize(
+        self, records: list[SquadRecord], split: str, tokenizer: PreTrainedTokenizerFast | None = None
+    ) -> datasets.Dataset:
         return datasets.Dataset.from_list(records).map(
             featurize_batch,
             batched=True,
             remove_columns=list(records[0].keys()),
-            fn_kwargs={"tokenizer": self._tokenizer_of(split), "settings": self.settings},
+            fn_kwargs={"tokenizer": tokenizer or self._tokenizer_of(split), "settings": self.settings},
             desc=f"Featurizing {split}",
             new_fingerprint=f"featurize-{split}",
         )
 
-    def _features(self, split: str) -> tuple[datasets.Dataset, list[SquadRecord]]:
+    def _features(
+        self, split: str, tokenizer: PreTrainedTokenizerFast | None = None
+    ) -> tuple[datasets.Dataset, list[SquadRecord]]:
         records, fingerprint = self._read(split)
         if self.cache_dir is None:
-            return self._featurize(records, split), records
-        path = self.cache_dir / f"{split}-{self._cache_key(split, fingerprint)}"
+            return self._featurize(records, split, tokenizer), records
+        path = self.cache_dir / f"{split}-{self._cache_key(split, fingerprint, tokenizer)}"
         if not path.exists() or damage(path) is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             with FileLock(str(path.parent / f".{path.name}.lock")):
@@ -234,7 +247,7 @@ class SquadDataModule(LightningDataModule):
                     log.warning("Cached %s features %s are damaged (%s); featurizing again", split, path, problem)
                     shutil.rmtree(path)
                 if not path.exists():  # else another trial featurized (or repaired) while we waited
-                    _save_atomically(self._featurize(records, split), path)
+                    _save_atomically(self._featurize(records, split, tokenizer), path)
         else:
             log.info("Reusing cached %s features from %s", split, path)
         return datasets.load_from_disk(str(path)), records

@@ -79,6 +79,7 @@ def featurize_batch(
     features: dict[str, list[Any]] = {
         "input_ids": encoded["input_ids"],
         "attention_mask": encoded["attention_mask"],
+        "token_type_ids": encoded["token_type_ids"],  # fed to models that take segment ids (portable/model_inputs.py)
         "start_positions": [],
         "end_positions": [],
         "example_id": [],

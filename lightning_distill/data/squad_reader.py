@@ -167,6 +167,10 @@ def fingerprint_files(paths: Sequence[str | Path]) -> str:
     return digest.hexdigest()
 
 
+HUB_COLUMNS = ("id", "context", "question", "answers")
+"""The hub ``squad_v2`` columns the reader needs (``title`` is optional)."""
+
+
 def records_from_hub(name: str, split: str, config_key: str) -> tuple[list[SquadRecord], str]:
     """Load a hub dataset in the ``squad_v2`` schema; returns records and the dataset fingerprint."""
     import datasets
@@ -178,9 +182,13 @@ def records_from_hub(name: str, split: str, config_key: str) -> tuple[list[Squad
             f"{config_key}: cannot load hub dataset {name!r} split {split!r} ({type(error).__name__}: "
             f"{error}). Without network access use local files: data.train_files / data.eval_files."
         ) from None
-    missing = {"id", "context", "question", "answers"} - set(dataset.column_names)
+    missing = set(HUB_COLUMNS) - set(dataset.column_names)
     if missing:
-        raise DataError(f"{config_key}: hub dataset {name!r} lacks SQuAD columns {sorted(missing)}.")
+        raise DataError(
+            f"{config_key}: hub dataset {name!r} lacks SQuAD columns {sorted(missing)}; it has {dataset.column_names}. "
+            f"data.hub_dataset must name a dataset in the squad_v2 schema ({', '.join(HUB_COLUMNS)}{{text, answer_start}}): "
+            "rename its columns, or give the data as SQuAD 2.0 JSON files (data.train_files / data.eval_files)."
+        )
     articles = _hub_rows_as_articles(dataset)
     return records_from_squad_json({"data": articles}, f"hub:{name}[{split}]"), dataset._fingerprint
 

@@ -77,6 +77,8 @@ class Run:
     overrides: list[str] = field(default_factory=list)
     minutes: float | None = None
     """Wall time from the run's start (Hydra writes its config) to its last metrics write."""
+    teacher: dict[str, Any] | None = None
+    """The teacher's own scores on the run's evaluation data (metrics.json ``teacher``; training/teacher_score.py)."""
 
     @property
     def seed(self) -> Any:
@@ -187,6 +189,7 @@ def load_run(directory: Path) -> Run:
         # metrics.json written before it had a status: a saved student means training ran to its end
         run.status = document.get("status", "finished" if (directory / "student" / "config.json").is_file() else "unknown")
         run.evaluations = document.get("history", [])
+        run.teacher = document.get("teacher")
     if (directory / "metrics.csv").is_file():
         run.evaluations = _read_csv(directory / "metrics.csv")
     elif not metrics_json.is_file():
@@ -272,6 +275,29 @@ def early_stop_line(sweep: Sweep) -> str:
     share = f" ({100 * saved / (spent + saved):.0f} % of what the trials would have taken)" if spent + saved > 0 else ""
     return (f"Stopped early as hopeless: {len(stopped)} of {len(sweep.observations)} trials (values at stop reported); "
             f"about {saved / 60:.1f} min of training not run{share}.")  # fmt: skip
+
+
+TEACHER_METRICS = ("best_f1", "exact", "f1", "HasAns_f1", "NoAns_exact")
+
+
+def teacher_line(score: dict[str, Any] | None) -> str:
+    """The teacher's own scores on the same questions, so a weak or mis-fed teacher shows beside its students."""
+    if not score:
+        return ""
+    values = ", ".join(f"{name} {score['metrics'][name]:.2f}" for name in TEACHER_METRICS if name in score.get("metrics", {}))
+    return (f"Teacher on the same evaluation data ({score.get('questions')} questions, fed segment ids: "
+            f"{score.get('segment_ids')}): {values}.")  # fmt: skip
+
+
+def sweep_teacher(sweep: Sweep) -> dict[str, Any] | None:
+    """The teacher's score from the first trial that recorded it (every trial of a sweep shares the teacher)."""
+    for observation in sweep.observations:
+        path = Path(observation.get("output_dir") or "") / "metrics.json"
+        if observation.get("output_dir") and path.is_file():
+            score = json.loads(path.read_text()).get("teacher")
+            if score:
+                return score
+    return None
 
 
 def strategy_line(sweep: Sweep) -> str:
@@ -680,7 +706,7 @@ def sweep_tables(sweep: Sweep, report_dir: Path) -> list[str]:
                 f"{f', {len(sweep.lost)} lost (trials {sweep.lost}: started, never finished, not re-run)' if sweep.lost else ''}.")
     partial = sweep.in_flight or (sweep.budget and len(sweep.observations) < sweep.budget)
     lines += [("**In progress / partial.** " if partial else "") + progress, ""]
-    for line in (strategy_line(sweep), early_stop_line(sweep)):
+    for line in (teacher_line(sweep_teacher(sweep)), strategy_line(sweep), early_stop_line(sweep)):
         if line:
             lines += [line, ""]
     frontier = sorted(sweep.pareto.get("frontier", []), key=lambda o: o["values"].get(size["name"], 0))
@@ -777,6 +803,8 @@ def write_report(paths: Sequence[Path], out: Path, title: str = "lightning-disti
         )
         lines += ["## Runs", "", summary, ""]
         lines += group_table(groups) + [""]
+        teachers = {json.dumps(run.teacher, sort_keys=True): run.teacher for run in found.runs if run.teacher}
+        lines += [line for score in teachers.values() for line in (teacher_line(score), "")]
         partial = [run for run in found.runs if run.status != "finished"]
         if partial:
             lines += [f"Partial: {len(partial)} run(s) not finished (values are from their last evaluation): "

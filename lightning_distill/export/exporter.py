@@ -21,7 +21,6 @@ from lightning_distill.data.tokenizer import load_tokenizer
 from lightning_distill.evaluation.postprocess import score_logits
 from lightning_distill.export.latency import measure_latency, single_input
 from lightning_distill.export.onnx_model import (
-    INPUT_NAMES,
     LogitFunction,
     export_onnx,
     onnx_logits,
@@ -30,6 +29,7 @@ from lightning_distill.export.onnx_model import (
 )
 from lightning_distill.export.run_directory import RunInputs
 from lightning_distill.models.checkpoint import load_qa_model, save_qa_model
+from lightning_distill.portable.model_inputs import BASE_INPUTS, SEGMENT_IDS
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def _all_logits(run: LogitFunction, datamodule: SquadDataModule) -> tuple[list[n
     starts: list[np.ndarray | None] = [None] * len(lengths)
     ends: list[np.ndarray | None] = [None] * len(lengths)
     for batch in datamodule.val_dataloader():
-        start, end = run({name: batch[name].numpy() for name in INPUT_NAMES})
+        start, end = run({name: batch[name].numpy() for name in (*BASE_INPUTS, SEGMENT_IDS)})
         for row, index in enumerate(batch["feature_index"].tolist()):
             starts[index], ends[index] = start[row, : lengths[index]], end[row, : lengths[index]]
     return starts, ends

@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from lightning_distill.export.onnx_model import LogitFunction
+from lightning_distill.portable.model_inputs import SEGMENT_IDS
 
 MS_PER_S = 1000.0
 P90 = 90
@@ -30,6 +31,6 @@ def measure_latency(run: LogitFunction, batch: dict[str, np.ndarray], *, warmup:
 
 
 def single_input(input_ids: np.ndarray) -> dict[str, np.ndarray]:
-    """A batch of one sequence, every token attended."""
+    """A batch of one sequence, every token attended, one segment (a model without segment ids ignores them)."""
     ids = np.asarray(input_ids, dtype=np.int64)[None, :]
-    return {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+    return {"input_ids": ids, "attention_mask": np.ones_like(ids), SEGMENT_IDS: np.zeros_like(ids)}

@@ -21,10 +21,10 @@ import torch
 from torch import nn
 
 from lightning_distill.errors import ExportError, first_line
+from lightning_distill.portable.model_inputs import SEGMENT_IDS, forward_inputs, input_names
 
 log = logging.getLogger(__name__)
 
-INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_NAMES = ("start_logits", "end_logits")
 EXAMPLE_BATCH = 2
 EXAMPLE_LENGTH = 16
@@ -32,18 +32,23 @@ OPSET = 18
 """The opset torch's dynamo exporter targets by default; onnxruntime's int8 quantizer supports it."""
 
 LogitFunction = Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray]]
-"""Batch of int64 ``input_ids`` / ``attention_mask`` -> (start_logits, end_logits) as float32."""
+"""Batch of int64 ``input_ids`` / ``attention_mask`` (/ ``token_type_ids``) -> (start_logits, end_logits) as float32."""
 
 
 class _LogitsOnly(nn.Module):
-    """ONNX graphs return tensors, not ``QuestionAnsweringModelOutput``."""
+    """ONNX graphs return tensors, not ``QuestionAnsweringModelOutput``; the graph's inputs are the ones the
+    model takes (``portable/model_inputs.py``: segment ids for a BERT-layout model)."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+        self.names = input_names(model.config)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        output = self.model(input_ids=input_ids, attention_mask=attention_mask)
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        given = {"input_ids": input_ids, "attention_mask": attention_mask, SEGMENT_IDS: token_type_ids}
+        output = self.model(**{name: given[name] for name in self.names})
         return output.start_logits, output.end_logits
 
 
@@ -57,12 +62,13 @@ def export_onnx(model: nn.Module, path: Path) -> None:
     batch = torch.export.Dim("batch", min=1, max=1024)
     sequence = torch.export.Dim("sequence", min=2, max=model.config.max_position_embeddings)
     example = torch.ones(EXAMPLE_BATCH, EXAMPLE_LENGTH, dtype=torch.long)
-    dynamic = {"input_ids": {0: batch, 1: sequence}, "attention_mask": {0: batch, 1: sequence}}
+    wrapper = _LogitsOnly(model).eval()  # the wrapper too: a module in training mode makes the exporter warn
+    dynamic = {name: {0: batch, 1: sequence} for name in wrapper.names}
     try:
         program = torch.onnx.export(
-            _LogitsOnly(model).eval(),  # the wrapper too: a module in training mode makes the exporter warn
-            (example, torch.ones_like(example)),
-            input_names=list(INPUT_NAMES),
+            wrapper,
+            tuple(example.clone() for _ in wrapper.names),
+            input_names=list(wrapper.names),
             output_names=list(OUTPUT_NAMES),
             dynamic_shapes=dynamic,
             opset_version=OPSET,
@@ -94,9 +100,10 @@ def onnx_logits(path: Path, threads: int | None = None) -> LogitFunction:
     if threads:
         options.intra_op_num_threads = threads
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    names = [node.name for node in session.get_inputs()]  # segment ids too where the exported model takes them
 
     def run(batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        start, end = session.run(list(OUTPUT_NAMES), {name: batch[name].astype(np.int64) for name in INPUT_NAMES})
+        start, end = session.run(list(OUTPUT_NAMES), {name: batch[name].astype(np.int64) for name in names})
         return start, end
 
     return run
@@ -107,7 +114,8 @@ def torch_logits(model: nn.Module) -> LogitFunction:
 
     def run(batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         with torch.inference_mode():
-            output = model(**{name: torch.from_numpy(batch[name].astype(np.int64)) for name in INPUT_NAMES})
+            tensors = {name: torch.from_numpy(values.astype(np.int64)) for name, values in batch.items()}
+            output = model(**forward_inputs(model.config, tensors))
         return output.start_logits.float().numpy(), output.end_logits.float().numpy()
 
     return run

@@ -22,6 +22,7 @@ import torch
 from transformers import Pipeline
 
 from .answer_spans import answer_question
+from .model_inputs import BASE_INPUTS, SEGMENT_IDS, forward_inputs
 from .squad_windows import context_offsets, encode_windows
 
 TASK = "question-answering"
@@ -36,7 +37,10 @@ DEFAULT_SETTINGS = {
 """Used where the checkpoint's ``config.question_answering`` does not say (SPEC's evaluation)."""
 WINDOW_KEYS = ("max_seq_length", "doc_stride", "max_query_length")
 ANSWER_KEYS = ("n_best_size", "max_answer_length", "null_score_diff_threshold")
-MODEL_INPUT_NAMES = ("input_ids", "attention_mask")
+ENCODED_NAMES = (*BASE_INPUTS, SEGMENT_IDS)
+SEGMENT_IDS_SETTING = "segment_ids"
+"""``config.question_answering.segment_ids``: how a BERT-layout model was fine-tuned (``model_inputs.py``);
+the tokenizer's segment ids where it is not recorded."""
 
 
 class SquadQuestionAnsweringPipeline(Pipeline):
@@ -72,17 +76,18 @@ class SquadQuestionAnsweringPipeline(Pipeline):
         encoded = encode_windows(self.tokenizer, [inputs["question"]], [inputs["context"]], **window_settings)
         windows = range(len(encoded["input_ids"]))
         padded = self.tokenizer.pad(
-            {name: encoded[name] for name in MODEL_INPUT_NAMES}, padding="longest", return_tensors="pt"
+            {name: encoded[name] for name in ENCODED_NAMES}, padding="longest", return_tensors="pt"
         )
         return {
-            **{name: padded[name] for name in MODEL_INPUT_NAMES},
+            **{name: padded[name] for name in ENCODED_NAMES},
             "offsets": [context_offsets(encoded["offset_mapping"][i], encoded.sequence_ids(i)) for i in windows],
             "context": inputs["context"],
         }
 
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
+        segment_ids = (getattr(self.model.config, "question_answering", None) or {}).get(SEGMENT_IDS_SETTING, "tokenizer")
         with torch.no_grad():
-            output = self.model(**{name: model_inputs[name] for name in MODEL_INPUT_NAMES})
+            output = self.model(**forward_inputs(self.model.config, model_inputs, segment_ids))
         return {
             "start_logits": output.start_logits.float().cpu().numpy(),
             "end_logits": output.end_logits.float().cpu().numpy(),

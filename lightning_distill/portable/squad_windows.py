@@ -40,7 +40,8 @@ def encode_windows(
     max_query_length: int,
 ):
     """Token windows of (question, context) pairs: a fast tokenizer's ``BatchEncoding`` with
-    ``overflow_to_sample_mapping`` (window -> pair) and ``offset_mapping`` (token -> characters)."""
+    ``overflow_to_sample_mapping`` (window -> pair), ``offset_mapping`` (token -> characters) and the
+    tokenizer's segment ids (``token_type_ids``)."""
     return tokenizer(
         truncate_questions(questions, tokenizer, max_query_length),
         list(contexts),
@@ -49,6 +50,7 @@ def encode_windows(
         stride=doc_stride,
         return_overflowing_tokens=True,
         return_offsets_mapping=True,
+        return_token_type_ids=True,  # segment ids, for models that take them (model_inputs.py)
     )
 
 

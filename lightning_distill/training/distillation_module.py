@@ -16,6 +16,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from lightning_distill.data.datamodule import FEATURE_INDEX, TEACHER_END, TEACHER_INPUT_IDS, TEACHER_START
 from lightning_distill.errors import ConfigError
+from lightning_distill.portable.model_inputs import forward_inputs
 from lightning_distill.training.distillation_loss import DistillationLoss, LossParts
 from lightning_distill.training.optimizer import OptimizerSettings, build_adamw
 
@@ -24,8 +25,11 @@ class NonFiniteLossError(FloatingPointError):
     """The loss became NaN/inf: the trial has diverged and more steps would only waste time."""
 
 
-def qa_logits(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    output = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+def qa_logits(
+    model: nn.Module, batch: dict[str, torch.Tensor], segment_ids: str = "tokenizer"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Start/end logits, the model fed the inputs its architecture takes (segment ids: ``portable/model_inputs.py``)."""
+    output = model(**forward_inputs(getattr(model, "config", None), batch, segment_ids))
     return output.start_logits, output.end_logits
 
 
@@ -36,10 +40,13 @@ class DistillationModule(pl.LightningModule):
         teacher: nn.Module | None,
         loss: DistillationLoss,
         optimizer: OptimizerSettings,
+        teacher_segment_ids: str = "tokenizer",
     ) -> None:
         super().__init__()
         self.student = student
         self.teacher = teacher
+        self.teacher_segment_ids = teacher_segment_ids
+        """How the live teacher is fed segment ids (``teacher.segment_ids``: as it was fine-tuned)."""
         if teacher is not None:
             teacher.requires_grad_(False)
             teacher.eval()
@@ -74,7 +81,7 @@ class DistillationModule(pl.LightningModule):
         if teacher_start is None and self.teacher is not None:
             teacher_batch = {**batch, "input_ids": batch.get(TEACHER_INPUT_IDS, batch["input_ids"])}  # trimmed student vocabulary
             with torch.no_grad():
-                teacher_start, teacher_end = qa_logits(self.teacher, teacher_batch)
+                teacher_start, teacher_end = qa_logits(self.teacher, teacher_batch, self.teacher_segment_ids)
         return self.loss(
             start,
             end,

@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lightning_distill.atomic_files import write_json_atomically
 from lightning_distill.callbacks.hopeless_trial import HopelessTrialStopping
+from lightning_distill.callbacks.metrics_file import MetricsFile
 from lightning_distill.config.checks import require_bool, require_integer
 from lightning_distill.data.datamodule import SquadDataModule
 from lightning_distill.errors import ConfigError, LightningDistillError
@@ -39,13 +40,22 @@ from lightning_distill.models.teacher_fingerprint import teacher_fingerprint
 from lightning_distill.models.vocabulary import check_checkpoint_tokenizer
 from lightning_distill.models.vocabulary_trim import VocabularySettings, corpus_texts, trim_vocabulary
 from lightning_distill.models.weight_transfer import SeedReport
+from lightning_distill.portable.model_inputs import check_convention
 from lightning_distill.sigopt_logger import SigOptLogger, require_token
 from lightning_distill.training.distillation_module import DistillationModule
 from lightning_distill.training.precision import resolve_precision
 from lightning_distill.training.quiet import quiet_down
 from lightning_distill.training.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache
+from lightning_distill.training.teacher_score import score_teacher
 
 log = logging.getLogger(__name__)
+
+SEGMENT_IDS_KEY = "segment_ids"
+"""``teacher.segment_ids``: a setting of how the teacher is fed, not an argument of its loader."""
+SCORE_KEY = "score"
+"""``teacher.score``: score the teacher on the evaluation data at the start (``training/teacher_score.py``)."""
+TEACHER_SETTINGS = ("cache", SEGMENT_IDS_KEY, SCORE_KEY)
+"""Keys of ``teacher`` that are settings of this project, not arguments of the teacher's loader."""
 
 WORD_EMBEDDINGS = "distilbert.embeddings.word_embeddings.weight"
 VOCAB_KEY = "vocab"
@@ -146,14 +156,22 @@ class TeacherSetup:
     def __init__(self, cfg: DictConfig, tokenizer: Any, datamodule: SquadDataModule) -> None:
         self.cache: TeacherLogitCache | None = None
         self.model: torch.nn.Module | None = None
-        self._config = _teacher_config(cfg)
+        self._config = teacher_loader_config(cfg)
         self._vocab_size = len(tokenizer)
+        self.segment_ids = "tokenizer"
+        self.score: dict[str, Any] | None = None
+        """The teacher's own scores on the evaluation data (``teacher_score.py``), once :meth:`prepare` ran."""
         if self._config is None:
             return
+        self.segment_ids = _segment_ids(cfg.teacher)
+        self._score = cfg.teacher.get(SCORE_KEY, True)
+        require_bool(f"teacher.{SCORE_KEY}", self._score)
+        self._answer_settings = _answer_settings(cfg)
         check_checkpoint_tokenizer(self._config.get("name_or_path"), tokenizer, "teacher.name_or_path")
         settings = _cache_settings(cfg)
+        self.fingerprint = teacher_fingerprint(self._config)
         if settings.enabled:
-            self.cache = TeacherLogitCache(settings, teacher_fingerprint(self._config), datamodule.features_key("train"))
+            self.cache = TeacherLogitCache(settings, self.fingerprint, datamodule.features_key("train"), self.segment_ids)
         if self.cache is None or not self.cache.is_built():
             self.model = self._load()
 
@@ -164,21 +182,52 @@ class TeacherSetup:
             return instantiate(self._config, vocab_size=self._vocab_size)
 
     def prepare(self, datamodule: SquadDataModule) -> None:
-        """Build train features and the cache if missing; attach the cached logits to the data."""
-        if self.cache is None:
+        """Build the features and the logit cache if missing, attach the cached logits to the data, and score the
+        teacher on the evaluation data (cached: a teacher loaded for either is loaded once)."""
+        if self._config is None:
             return
         datamodule.setup("fit")
-        self.cache.build(lambda: self.model if self.model is not None else self._load(), datamodule.train_features)
-        datamodule.attach_teacher_logits(self.cache.open(datamodule.train_features))
-        self.model = None  # training reads the cache; free the teacher
+        if self.cache is not None:
+            self.cache.build(self._model, datamodule.train_features)
+            datamodule.attach_teacher_logits(self.cache.open(datamodule.train_features))
+        if self._score:
+            settings = self.cache.settings if self.cache is not None else TeacherCacheSettings(enabled=False)
+            self.score = score_teacher(self._model, self.fingerprint, self.segment_ids, datamodule,
+                                       self._answer_settings, settings.dir, settings.device())  # fmt: skip
+        if self.cache is not None:
+            self.model = None  # training reads the cache; free the teacher
+
+    def _model(self) -> torch.nn.Module:
+        if self.model is None:
+            self.model = self._load()
+        return self.model
 
 
-def _teacher_config(cfg: DictConfig) -> DictConfig | None:
-    """``cfg.teacher`` without its ``cache`` settings (what instantiating the teacher takes)."""
+def teacher_loader_config(cfg: DictConfig) -> DictConfig | None:
+    """``cfg.teacher`` without this project's settings (``TEACHER_SETTINGS``): what instantiating the teacher takes."""
     teacher = cfg.get("teacher")
     if teacher is None:
         return None
-    return OmegaConf.create({key: value for key, value in OmegaConf.to_container(teacher, resolve=True).items() if key != "cache"})
+    settings = OmegaConf.to_container(teacher, resolve=True)
+    return OmegaConf.create({key: value for key, value in settings.items() if key not in TEACHER_SETTINGS})
+
+
+def _segment_ids(teacher: DictConfig) -> str:
+    """``teacher.segment_ids``: how the teacher was fine-tuned, so it is fed alike (``portable/model_inputs.py``)."""
+    try:
+        return check_convention(teacher.get(SEGMENT_IDS_KEY, "tokenizer"), f"teacher.{SEGMENT_IDS_KEY}")
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _answer_settings(cfg: DictConfig) -> dict[str, Any]:
+    """How the run's evaluation turns logits into answers (``callbacks.squad_evaluation``), so the teacher is
+    scored exactly as the students are; postprocessing's defaults where the run has no such callback."""
+    evaluation = OmegaConf.select(cfg, "callbacks.squad_evaluation")
+    if evaluation is None:
+        return {}
+    keys = ("n_best_size", "max_answer_length", "null_score_diff_threshold")
+    return {key: evaluation[key] for key in keys if key in evaluation}
 
 
 def _cache_settings(cfg: DictConfig) -> TeacherCacheSettings:
@@ -261,7 +310,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log.info("Data set-up (features + teacher-logit cache, incl. any teacher loading): %.2f s", data_seconds)
 
     _check_interval_fits_epoch(cfg.trainer, math.ceil(len(datamodule.train_features) / datamodule.batch_sizes["train"]))
-    module = DistillationModule(student.model, teacher.model, loss, optimizer)
+    _log_teacher_score(teacher.score, callbacks, loggers)
+    module = DistillationModule(student.model, teacher.model, loss, optimizer, teacher.segment_ids)
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision,
                                       **quiet_trainer)  # fmt: skip
     log.info("Run directory: %s", output_dir)
@@ -278,10 +328,26 @@ def train(cfg: DictConfig) -> dict[str, float]:
     for callback in callbacks:
         if isinstance(callback, HopelessTrialStopping):
             result.update(callback.result())
+    if teacher.score is not None:
+        result.update({f"{TEACHER_PREFIX}{name}": value for name, value in teacher.score["metrics"].items()})
     run_ids = [logger.version for logger in loggers if isinstance(logger, SigOptLogger) and logger.version]
     if run_ids:  # journaled with the trial's observation (Observation.metrics): which SigOpt run it was
         result["sigopt_run_id"] = run_ids[0]
     return result
+
+
+TEACHER_PREFIX = "teacher/"
+
+
+def _log_teacher_score(score: dict[str, Any] | None, callbacks: Sequence[Any], loggers: Sequence[Any]) -> None:
+    """The teacher's scores into metrics.json (``teacher``) and every logger (``teacher/<metric>``, step 0)."""
+    if score is None:
+        return
+    for callback in callbacks:
+        if isinstance(callback, MetricsFile):
+            callback.teacher = score
+    for logger in loggers:
+        logger.log_metrics({f"{TEACHER_PREFIX}{name}": value for name, value in score["metrics"].items()}, step=0)
 
 
 PARAMETER_GROUPS = ("student", "optimizer", "distillation", "data", "trainer", "seed")

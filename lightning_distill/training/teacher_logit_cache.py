@@ -12,8 +12,10 @@ are computed once (fp32, batches of similar length, dynamic padding) and stored 
         manifest.json every file's size and SHA-256 (lightning_distill.cache_manifest), written last
 
 ``key`` hashes the cache format version, the teacher fingerprint
-(:mod:`lightning_distill.models.teacher_fingerprint`), the train-features key (tokenizer fingerprint,
-featurization settings and version, data fingerprint, subset selection) and the storage dtype.
+(:mod:`lightning_distill.models.teacher_fingerprint`, which covers ``teacher.segment_ids``), the segment-id
+convention the teacher is fed with (:mod:`lightning_distill.portable.model_inputs`), the train-features key
+(tokenizer fingerprint, featurization settings and version, data fingerprint, subset selection) and the
+storage dtype.
 Nothing a sweep varies per trial (student, optimizer, loss weights, temperature, batch sizes,
 padding, precision) is in it, so all trials share one cache; any change of teacher, tokenizer,
 featurization or data gives another key, so a stale cache is never read. On open, every file is
@@ -54,17 +56,19 @@ from lightning_distill.atomic_files import staged_directory
 from lightning_distill.cache_manifest import damage, verify, write_manifest
 from lightning_distill.config.checks import require_bool, require_choice, require_integer
 from lightning_distill.errors import ConfigError, DataError
+from lightning_distill.portable.model_inputs import SEGMENT_IDS, forward_inputs
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT_VERSION = 2
-"""Bump when the stored layout or how logits are computed changes (2: a manifest of sizes and hashes)."""
+CACHE_FORMAT_VERSION = 3
+"""Bump when the stored layout or how logits are computed changes (2: a manifest of sizes and hashes;
+3: BERT-layout teachers are fed segment ids, issue 34)."""
 
 STORAGE_DTYPES = {"float16": np.float16, "bfloat16": np.int16, "float32": np.float32}
 """numpy has no bfloat16: its bits are stored as int16 and viewed back as torch.bfloat16."""
 BUILD_DEVICES = ("auto", "cpu", "cuda")
 LOGITS_FILE, OFFSETS_FILE, META_FILE = "logits.npy", "offsets.npy", "meta.json"
-MODEL_INPUT_COLUMNS = ("input_ids", "attention_mask")
+MODEL_INPUT_COLUMNS = ("input_ids", "attention_mask", SEGMENT_IDS)
 
 
 @dataclass(frozen=True)
@@ -93,22 +97,27 @@ class TeacherCacheSettings:
         return torch.device(self.build_device)
 
 
-def cache_key(teacher_fingerprint: str, features_key: str, dtype: str) -> str:
-    parts = {"version": CACHE_FORMAT_VERSION, "teacher": teacher_fingerprint, "features": features_key, "dtype": dtype}
+def cache_key(teacher_fingerprint: str, features_key: str, dtype: str, segment_ids: str = "tokenizer") -> str:
+    parts = {"version": CACHE_FORMAT_VERSION, "teacher": teacher_fingerprint, "features": features_key, "dtype": dtype,
+             "segment_ids": segment_ids}  # fmt: skip
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
 
 
 class TeacherLogitCache:
     """One cache directory: build it (once, under a lock) and open it for reading."""
 
-    def __init__(self, settings: TeacherCacheSettings, teacher_fingerprint: str, features_key: str) -> None:
+    def __init__(
+        self, settings: TeacherCacheSettings, teacher_fingerprint: str, features_key: str, segment_ids: str = "tokenizer"
+    ) -> None:
         self.settings = settings
-        self.key = cache_key(teacher_fingerprint, features_key, settings.dtype)
+        self.segment_ids = segment_ids
+        self.key = cache_key(teacher_fingerprint, features_key, settings.dtype, segment_ids)
         self.meta = {
             "version": CACHE_FORMAT_VERSION,
             "key": self.key,
             "teacher": teacher_fingerprint,
             "features": features_key,
+            "segment_ids": segment_ids,
             "dtype": settings.dtype,
             "compute_dtype": "float32",
         }
@@ -162,12 +171,12 @@ class TeacherLogitCache:
                 indices = order[first : first + batch_size]
                 rows = inputs[indices.tolist()]
                 width = int(lengths[indices].max())
-                input_ids = torch.zeros(len(indices), width, dtype=torch.long)
-                attention_mask = torch.zeros(len(indices), width, dtype=torch.long)
-                for row, (ids, mask) in enumerate(zip(rows["input_ids"], rows["attention_mask"])):
-                    input_ids[row, : len(ids)] = torch.tensor(ids)
-                    attention_mask[row, : len(mask)] = torch.tensor(mask)
-                output = teacher(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device))
+                batch = {name: torch.zeros(len(indices), width, dtype=torch.long) for name in MODEL_INPUT_COLUMNS}
+                for name, padded in batch.items():
+                    for row, values in enumerate(rows[name]):
+                        padded[row, : len(values)] = torch.tensor(values)
+                batch = {name: padded.to(device) for name, padded in batch.items()}
+                output = teacher(**forward_inputs(getattr(teacher, "config", None), batch, self.segment_ids))
                 pair = torch.stack([output.start_logits, output.end_logits], dim=-1).float().cpu()
                 stored = to_storage(pair, self.settings.dtype)
                 for row, index in enumerate(indices):
