@@ -37,7 +37,9 @@ def main(cfg: DictConfig) -> dict[str, float] | list[float]:
         interrupted = isinstance(stop, KeyboardInterrupt) or isinstance(stop.__context__, KeyboardInterrupt)
         if not (single and interrupted):
             raise
-        log.error("Interrupted (Ctrl-C): the run stopped; its metrics.json says so (status: interrupted)")
+        run_dir = HydraConfig.get().runtime.output_dir
+        log.error("Interrupted (Ctrl-C): the run stopped; its metrics.json says so (status: interrupted). Resume it "
+                  "with the same overrides plus hydra.run.dir=%s ckpt_path=last", run_dir)
         sys.exit(INTERRUPTED_EXIT_CODE)
 
 

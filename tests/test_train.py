@@ -253,8 +253,58 @@ def test_ctrl_c_of_a_single_run_exits_130_and_its_metrics_say_interrupted(tmp_pa
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 130, output[-3000:]
-    assert "Interrupted (Ctrl-C)" in output
+    assert "Interrupted (Ctrl-C)" in output and f"hydra.run.dir={tmp_path} ckpt_path=last" in output
     assert json.loads(metrics.read_text())["status"] == "interrupted"
+
+
+@pytest.mark.parametrize("cache", ["true", "false"])
+def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, cache):
+    """Ctrl-C, then the same command plus ckpt_path=last in the same run directory: training continues from the
+    saved step (not from the seeded student) to the planned end, the earlier evaluations stay in metrics.json, the
+    frozen teacher is not in the checkpoint, and the checkpoint is removed once the run finishes."""
+    import signal
+
+    import torch
+
+    command = [sys.executable, "train.py", "experiment=smoke", "logger=[]", "trainer.max_epochs=400", "+trainer.max_steps=2000",
+               "callbacks.resume_checkpoint.every_n_train_steps=5", f"teacher.cache.enabled={cache}",
+               f"hydra.run.dir={tmp_path}", f"paths.cache_dir={tmp_path / 'cache'}"]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    metrics = tmp_path / "metrics.json"
+    deadline = time.time() + 180
+    while time.time() < deadline and not (last.is_file() and metrics.is_file() and json.loads(metrics.read_text())["history"]):
+        time.sleep(0.2)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output[-3000:]
+    saved = torch.load(last, map_location="cpu", weights_only=False)
+    assert saved["global_step"] > 0 and not any(key.startswith("teacher.") for key in saved["state_dict"])
+    before = json.loads(metrics.read_text())["history"]
+
+    resumed = subprocess.run([*command, "ckpt_path=last"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                             timeout=600, check=False)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Restoring states from the checkpoint path" in resumed.stdout + resumed.stderr
+    document = json.loads(metrics.read_text())
+    assert document["status"] == "finished" and document["final"]["global_step"] == 2000
+    kept = [row for row in before if row["step"] <= saved["global_step"]]  # later ones are re-run after the resume
+    assert kept and document["history"][: len(kept)] == kept
+    assert document["history"][len(kept)]["step"] > saved["global_step"]
+    assert not last.exists()
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("last", "ckpt_path=last: there is no"),
+    ("/nowhere/x.ckpt", "ckpt_path='/nowhere/x.ckpt' is not a checkpoint file"),
+])  # fmt: skip
+def test_a_bad_ckpt_path_names_the_key(tmp_path, value, message):
+    result = subprocess.run([sys.executable, "train.py", "experiment=smoke", "logger=[]", f"ckpt_path={value}",
+                             f"hydra.run.dir={tmp_path}", f"paths.cache_dir={tmp_path / 'cache'}"],
+                            cwd=REPO_ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 2 and message in result.stdout + result.stderr
 
 
 @pytest.mark.slow

@@ -5,7 +5,8 @@ from lightning_distill.callbacks.inference_time import InferenceTime
 from lightning_distill.callbacks.metrics_file import MetricsFile
 from lightning_distill.callbacks.onnx_deployment import OnnxDeployment
 from lightning_distill.callbacks.parameter_count import ParameterCount
+from lightning_distill.callbacks.resume_checkpoint import ResumeCheckpoint
 from lightning_distill.callbacks.squad_evaluation import SquadEvaluation
 from lightning_distill.callbacks.student_checkpoint import StudentCheckpoint
 
-__all__ = ["HopelessTrialStopping", "InferenceTime", "MetricsFile", "OnnxDeployment", "ParameterCount", "SquadEvaluation", "StudentCheckpoint"]
+__all__ = ["HopelessTrialStopping", "InferenceTime", "MetricsFile", "OnnxDeployment", "ParameterCount", "ResumeCheckpoint", "SquadEvaluation", "StudentCheckpoint"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from pathlib import Path
 
@@ -56,6 +57,9 @@ class MetricsFile(pl.Callback):
         batches = trainer.num_training_batches
         if batches and batches != float("inf"):
             self._steps_per_epoch = math.ceil(batches / trainer.accumulate_grad_batches)
+        if trainer.ckpt_path and self.path.is_file():  # resumed (ckpt_path): the evaluations before the stop stay
+            earlier = json.loads(self.path.read_text()).get("history", [])
+            self.history = [row for row in earlier if row.get("step", 0) <= trainer.global_step]
 
     def _epochs_done(self, trainer: pl.Trainer) -> float:
         if not self._steps_per_epoch:

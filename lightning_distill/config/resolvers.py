@@ -51,5 +51,6 @@ def is_search_trial() -> bool:
 def register_resolvers() -> None:
     OmegaConf.register_new_resolver("multirun", is_multirun, replace=True)
     OmegaConf.register_new_resolver("search_trial", is_search_trial, replace=True)
+    OmegaConf.register_new_resolver("single_run", lambda: not is_multirun(), replace=True)
     OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
     OmegaConf.register_new_resolver("package_path", package_path, replace=True)

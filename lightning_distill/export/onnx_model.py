@@ -13,6 +13,7 @@ it (33.9), at the same size (docs/results/export/).
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 OUTPUT_NAMES = ("start_logits", "end_logits")
 EXAMPLE_BATCH = 2
 EXAMPLE_LENGTH = 16
+EXPORTER_REGISTRATION_LOGGER = "torch.onnx._internal.exporter._registration"
+"""Warns at every export that torchvision's operators are skipped (this project exports no vision model)."""
 OPSET = 18
 """The opset torch's dynamo exporter targets by default; onnxruntime's int8 quantizer supports it."""
 
@@ -64,20 +67,28 @@ def export_onnx(model: nn.Module, path: Path) -> None:
     example = torch.ones(EXAMPLE_BATCH, EXAMPLE_LENGTH, dtype=torch.long)
     wrapper = _LogitsOnly(model).eval()  # the wrapper too: a module in training mode makes the exporter warn
     dynamic = {name: {0: batch, 1: sequence} for name in wrapper.names}
+    registration = logging.getLogger(EXPORTER_REGISTRATION_LOGGER)
+    level = registration.level
+    registration.setLevel(logging.ERROR)  # "torchvision is not installed. Skipping torchvision::nms" x 4
     try:
-        program = torch.onnx.export(
-            wrapper,
-            tuple(example.clone() for _ in wrapper.names),
-            input_names=list(wrapper.names),
-            output_names=list(OUTPUT_NAMES),
-            dynamic_shapes=dynamic,
-            opset_version=OPSET,
-            dynamo=True,
-            external_data=False,
-        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*The axis name: .* will not be used")  # one per input
+            program = torch.onnx.export(
+                wrapper,
+                tuple(example.clone() for _ in wrapper.names),
+                input_names=list(wrapper.names),
+                output_names=list(OUTPUT_NAMES),
+                dynamic_shapes=dynamic,
+                opset_version=OPSET,
+                dynamo=True,
+                external_data=False,
+                verbose=False,  # the exporter's ~20 lines of progress per model (issue 34); errors still raise
+            )
         program.save(str(path), external_data=False)
     except Exception as error:  # the exporter raises many types; the message is what matters
         raise ExportError(f"torch.onnx.export failed for {type(model).__name__}: {first_line(error)}") from error
+    finally:
+        registration.setLevel(level)
 
 
 INT8_GRANULARITIES = ("per_channel", "per_tensor")

@@ -20,6 +20,8 @@ from lightning_distill.portable.model_inputs import forward_inputs
 from lightning_distill.training.distillation_loss import DistillationLoss, LossParts
 from lightning_distill.training.optimizer import OptimizerSettings, build_adamw
 
+TEACHER_PREFIX = "teacher."
+
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN/inf: the trial has diverged and more steps would only waste time."""
@@ -67,6 +69,16 @@ class DistillationModule(pl.LightningModule):
         returns models in eval mode: without this a student (or a teacher being fine-tuned) loaded
         from a checkpoint trains with dropout off. Evaluation loops restore this mode afterwards."""
         self.train()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """The frozen teacher is the configured one, loaded again on resume: not hundreds of MB in every checkpoint."""
+        state = checkpoint["state_dict"]
+        for key in [key for key in state if key.startswith(TEACHER_PREFIX)]:
+            del state[key]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if self.teacher is not None:  # a live teacher: its current (identical, frozen) weights fill the strict load
+            checkpoint["state_dict"].update({f"{TEACHER_PREFIX}{key}": value for key, value in self.teacher.state_dict().items()})
 
     def teacher_module_count(self) -> int:
         """How many modules are in eval mode on purpose (Lightning's eval-mode warning counts them)."""

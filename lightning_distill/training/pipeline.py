@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from lightning_distill.atomic_files import write_json_atomically
 from lightning_distill.callbacks.hopeless_trial import HopelessTrialStopping
 from lightning_distill.callbacks.metrics_file import MetricsFile
+from lightning_distill.callbacks.resume_checkpoint import ResumeCheckpoint
 from lightning_distill.config.checks import require_bool, require_integer
 from lightning_distill.data.datamodule import SquadDataModule
 from lightning_distill.errors import ConfigError, LightningDistillError
@@ -319,7 +320,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         # The frozen teacher is in eval mode on purpose; any other module in eval mode still warns.
         if module.teacher_module_count():
             warnings.filterwarnings("ignore", message=eval_mode_warning(module.teacher_module_count()))
-        trainer.fit(module, datamodule=datamodule)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_from(cfg.get("ckpt_path"), callbacks))
     metrics = logged_metrics(trainer)
     if _evaluate_final_model(trainer, module, datamodule):
         metrics.update(logged_metrics(trainer))  # a new Lightning run starts from an empty record
@@ -337,6 +338,26 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 TEACHER_PREFIX = "teacher/"
+
+
+def _resume_from(ckpt_path: Any, callbacks: Sequence[Any]) -> str | None:
+    """``ckpt_path``: null (start from the seeded student), ``last`` (this run directory's resume checkpoint) or a
+    Lightning checkpoint file; anything else is an error naming the key and the fix, before training starts."""
+    if ckpt_path is None:
+        return None
+    if ckpt_path == ResumeCheckpoint.LAST_NAME:
+        resume = next((c for c in callbacks if isinstance(c, ResumeCheckpoint) and c.active), None)
+        if resume is None:
+            raise ConfigError("ckpt_path=last needs the resume checkpoint (callbacks.resume_checkpoint, single runs only).")
+        if not resume.last_path.is_file():
+            raise ConfigError(
+                f"ckpt_path=last: there is no {resume.last_path}. Resume in the interrupted run's own directory: "
+                "the same overrides plus hydra.run.dir=<that directory> ckpt_path=last (a finished run removed it)."
+            )
+        return str(resume.last_path)
+    if not isinstance(ckpt_path, str) or not Path(ckpt_path).expanduser().is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path!r} is not a checkpoint file: give null, 'last', or a .ckpt file's path.")
+    return str(Path(ckpt_path).expanduser())
 
 
 def _log_teacher_score(score: dict[str, Any] | None, callbacks: Sequence[Any], loggers: Sequence[Any]) -> None:
