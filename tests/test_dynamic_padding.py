@@ -11,7 +11,7 @@ import torch
 from test_teacher_cache import smoke_cfg
 
 from lightning_distill.callbacks import SquadEvaluation
-from lightning_distill.data.datamodule import FEATURE_INDEX
+from lightning_distill.data.datamodule import FEATURE_INDEX, MODEL_INPUTS
 from lightning_distill.data.samplers import LengthGroupedSampler, SortedByLengthSampler
 from lightning_distill.errors import ConfigError
 from lightning_distill.models.student import build_student
@@ -69,8 +69,7 @@ def test_dynamic_padding_gives_the_same_training_loss(tmp_path, tokenizer):
     losses = {}
     for padding in ("max_length", "longest"):
         _, datamodule = _datamodule(tmp_path, tokenizer, f"data.padding={padding}", "teacher.cache.enabled=false")
-        rows = [datamodule.train_features.select_columns(["input_ids", "attention_mask", "start_positions",
-                                                           "end_positions"])[i] | {FEATURE_INDEX: i} for i in range(6)]
+        rows = [datamodule.train_features.select_columns(list(MODEL_INPUTS))[i] | {FEATURE_INDEX: i} for i in range(6)]
         batch = datamodule.collate(rows, split="train")
         assert batch["input_ids"].shape[1] == (384 if padding == "max_length" else max(len(r["input_ids"]) for r in rows))
         with torch.no_grad():

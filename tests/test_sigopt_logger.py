@@ -27,6 +27,7 @@ def server(monkeypatch):
     with FakeSigOpt(TOKEN) as fake:
         monkeypatch.setenv("SIGOPT_API_TOKEN", TOKEN)
         monkeypatch.setenv("SIGOPT_API_URL", fake.url)
+        monkeypatch.delenv("SIGOPT_PROJECT", raising=False)  # the project's default; a real server's env sets one
         yield fake
 
 
@@ -108,3 +109,11 @@ def test_a_trial_started_again_closes_the_run_of_its_killed_start(tmp_path, serv
     assert orphan["state"] == "failed" and server.training_runs[resumed.version]["state"] == "active"
     resumed.finalize("success")
     assert server.training_runs[resumed.version]["state"] == "completed"
+
+
+def test_sigopt_project_from_the_environment_names_the_project(tmp_path, server, monkeypatch):
+    """$SIGOPT_PROJECT (what a server's client.env sets) is the project of the runs, as of an api sweep's experiment."""
+    monkeypatch.setenv("SIGOPT_PROJECT", "team-project")
+    train(compose_config([*SMOKE, f"paths.cache_dir={tmp_path / 'cache'}"], tmp_path / "run"))
+    (run,) = server.training_runs.values()
+    assert run["project"] == "team-project" and "team-project" in server.projects
