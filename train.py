@@ -11,12 +11,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 import lightning_distill  # noqa: F401  (registers the config resolvers)
-from lightning_distill.errors import LightningDistillError
+from lightning_distill.errors import USER_ERROR_EXIT_CODE, LightningDistillError
 from lightning_distill.training.pipeline import select_objectives, train
 
 log = logging.getLogger(__name__)
 
-USER_ERROR_EXIT_CODE = 2
 INTERRUPTED_EXIT_CODE = 130
 """Ctrl-C: 128 + SIGINT, as a shell reports it and as the sweeper exits (README, "Exit codes")."""
 

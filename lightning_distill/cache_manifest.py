@@ -26,6 +26,10 @@ CHUNK_BYTES = 1 << 22
 class CacheDamagedError(DataError):
     """A cache directory's files are not the ones its manifest lists (the sweeper requeues, not blames the trial)."""
 
+    sweep_infrastructure_failure = True
+    """A search re-runs a trial that met a damaged shared cache rather than observe it as failed: the cache is
+    rebuilt, the settings were not at fault (``hydra_plugins.sigopt_sweeper.api.INFRASTRUCTURE_MARKER``)."""
+
 
 def write_manifest(directory: Path) -> None:
     """List every regular file under ``directory`` with its size and SHA-256 (call after the last write)."""

@@ -22,6 +22,12 @@ class CheckpointError(LightningDistillError, ValueError):
     """A model checkpoint cannot be used for the role it was given."""
 
 
+USER_ERROR_EXIT_CODE = 2
+"""The exit status of every command of this project that stops on something the user fixes (a setting, a file, a
+flag), with one line naming it: ``train.py``, a search's start-up, and each ``python -m lightning_distill...`` tool
+(README, "Exit codes"). argparse's own usage errors exit 2 too."""
+
+
 def first_line(exc: BaseException) -> str:
     """The gist of a library exception for our own message (transformers' run to many lines)."""
     text = str(exc).strip()

@@ -84,7 +84,7 @@ class ApiDriver:
 
     def _ensure_project(self) -> None:
         """SigOpt assigns an experiment only to an existing project: create ``project`` unless it exists."""
-        from lightning_distill.sigopt_projects import ensure_project
+        from hydra_plugins.sigopt_sweeper._projects import ensure_project
 
         if ensure_project(self.connection, self.project)[1]:
             log.info("Created SigOpt project %s", self.project)

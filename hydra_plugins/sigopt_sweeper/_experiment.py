@@ -45,7 +45,7 @@ def read_sweep_config(sweeper: DictConfig, arguments: Iterable[str]) -> tuple[Di
     listed = [
         OmegaConf.to_container(metric) if isinstance(metric, DictConfig) else metric for metric in settings.metrics or []
     ]
-    metrics = parse_metrics(listed + stored_entries(settings.get("store") or [], listed))
+    metrics = parse_metrics(listed + stored_entries(settings.get("store") or [], listed), settings.get("metrics_hint"))
     return settings, ExperimentSpec(settings.experiment_name, space, metrics, settings.budget, settings.parallelism)
 
 

@@ -48,14 +48,14 @@ class Metric:
         return value >= self.threshold if self.objective == Objective.maximize.value else value <= self.threshold
 
 
-def parse_metrics(entries: Sequence[Mapping[str, Any]]) -> tuple[Metric, ...]:
+def parse_metrics(entries: Sequence[Mapping[str, Any]], hint: str | None = None) -> tuple[Metric, ...]:
+    """``hint``: where the application sets the metrics (``hydra.sweeper.metrics_hint``), for the empty case."""
     if not entries:
+        where = f" ({hint})" if hint else ""
         raise SweepConfigError(
             "hydra.sweeper.metrics is empty: list the metrics of the task's returned dict that the sweep optimizes "
-            "(one or two) and stores, e.g. [{name: accuracy, objective: maximize}], or select a preset that does "
-            "(in lightning-distill the `search` group sets them: search=table2 for the full search, search=smoke "
-            "with experiment=smoke, search=offline with experiment=offline; or hparams_search=sigopt, "
-            "sigopt_smoke or sigopt_offline)."
+            "(one or two) and stores, e.g. [{name: accuracy, objective: maximize}], or select your application's "
+            f"sweeper preset that sets them{where}."
         )
     metrics = []
     for index, entry in enumerate(entries):
@@ -95,7 +95,7 @@ def read_values(metrics: Sequence[Metric], returned: Any, trial: int) -> dict[st
     if not isinstance(returned, Mapping):
         raise MissingMetricError(
             f"trial {trial} returned {type(returned).__name__} {str(returned)[:80]!r}; the sigopt sweeper needs the task to "
-            "return a dict of metrics (train.py does unless `objectives` is set for another sweeper)."
+            "return a dict of metric values, {name: value, ...}."
         )
     missing = [metric.name for metric in metrics if metric.name not in returned]
     if missing:

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hydra_plugins.sigopt_sweeper._atomic_files import write_text_atomically
 from hydra_plugins.sigopt_sweeper._checkpoints import checkpoint_path
 from hydra_plugins.sigopt_sweeper._metrics import Metric, meets_thresholds, pareto_front
 from hydra_plugins.sigopt_sweeper._trial import Observation
-from lightning_distill.atomic_files import write_text_atomically
 
 log = logging.getLogger(__name__)
 

@@ -3,18 +3,17 @@ before anything runs, and the error a user fixes in the sweeper config."""
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.sigopt_sweeper.config import BaselineConf, DriverType, KeepCheckpoints, Lie
-from lightning_distill.config.checks import require_number
-from lightning_distill.errors import ConfigError
 
 BASELINE_KEYS = frozenset(BaselineConf.__dataclass_fields__)
 CHOICES: dict[str, type[Enum]] = {"driver": DriverType, "lie": Lie, "keep_checkpoints": KeepCheckpoints}
-# key -> (integer?, the bounds of lightning_distill.config.checks.require_number, what null means or None)
+# key -> (integer?, its bounds: minimum (inclusive) or above (exclusive), what null means or None)
 RANGES: dict[str, tuple[bool, dict[str, float], str | None]] = {
     "budget": (True, {"minimum": 1}, None),
     "parallelism": (True, {"minimum": 1}, None),
@@ -47,14 +46,26 @@ def choice(value: Any, choices: type[Enum], key: str) -> str:
     return choices[name].value
 
 
+def require_number(key: str, value: Any, *, integer: bool, minimum: float | None = None, above: float | None = None,
+                   null_means: str | None = None) -> None:  # fmt: skip
+    """A number (an integer, never a bool, where ``integer``) ``>= minimum`` or ``> above``; null where
+    ``null_means`` says what null does. The message names the key, as the application's own checks do."""
+    if value is None and null_means is not None:
+        return
+    kind = "an integer" if integer else "a number"
+    number = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
+    if number and math.isfinite(value) and (minimum is None or value >= minimum) and (above is None or value > above):
+        return
+    bound = f">= {minimum}" if minimum is not None else f"> {above}" if above is not None else ""
+    null = f"null ({null_means}) or " if null_means else ""
+    raise SweepConfigError(f"{key}={value!r} must be {null}{kind}{f' {bound}' if bound else ''}.")
+
+
 def read_settings(settings: DictConfig) -> DictConfig:
     """``hydra.sweeper`` resolved and checked, with every choice as its value ("lite", "pareto", ...)."""
     values = OmegaConf.to_container(settings, resolve=True)
-    try:
-        for key, (integer, bounds, null_means) in RANGES.items():
-            require_number(f"hydra.sweeper.{key}", values[key], integer=integer, null_means=null_means, **bounds)
-    except ConfigError as error:  # the project's one range-check mechanism, raised as the sweeper's error
-        raise SweepConfigError(str(error)) from None
+    for key, (integer, bounds, null_means) in RANGES.items():
+        require_number(f"hydra.sweeper.{key}", values[key], integer=integer, null_means=null_means, **bounds)
     values.update({key: choice(values[key], choices, f"hydra.sweeper.{key}") for key, choices in CHOICES.items()})
     if values["keep_checkpoints"] == KeepCheckpoints.pareto.value and not values["checkpoint_dir"]:
         raise SweepConfigError(

@@ -50,12 +50,12 @@ from hydra_plugins.sigopt_sweeper._trial import (
     Observation,
     Trial,
     TrialOutcome,
+    first_line,
     to_observation,
 )
 from hydra_plugins.sigopt_sweeper._trial_pool import InfrastructureError, LauncherPool, RayPool, TimedTask, make_pool
 from hydra_plugins.sigopt_sweeper._warm_start import read_warm_start
 from hydra_plugins.sigopt_sweeper.config import KeepCheckpoints
-from lightning_distill.errors import first_line
 
 log = logging.getLogger(__name__)
 

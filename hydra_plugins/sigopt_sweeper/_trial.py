@@ -43,12 +43,16 @@ INFRASTRUCTURE_ERRORS = (
     "RuntimeEnvSetupError",
     "OutOfMemoryError",
     "ActorDiedError",
-    "CacheDamagedError",
 )
 """Ray's exceptions (and their subclasses) for a trial lost to the infrastructure, not to its
 assignments: requeued, not observed. Matched by name, since Ray may not be importable here;
-``OutOfMemoryError`` only from Ray (its OOM killer), never PyTorch's (``cuda_oom``, a real failure);
-``CacheDamagedError`` is lightning_distill's: a shared cache damaged while the sweep ran."""
+``OutOfMemoryError`` only from Ray (its OOM killer), never PyTorch's (``cuda_oom``, a real failure).
+An application marks its own exceptions as infrastructure with ``INFRASTRUCTURE_MARKER`` (below)."""
+
+INFRASTRUCTURE_MARKER = "sweep_infrastructure_failure"
+"""A class attribute an application sets to True on an exception of its own that means the machine or a shared
+resource failed, not the trial's settings (e.g. a shared cache damaged while the sweep runs): such a trial is
+requeued like one lost to Ray, never observed as failed. The plugin knows no application's exception classes."""
 
 
 RANDOM_STRATEGY = "random"
@@ -133,6 +137,12 @@ def to_observation(outcome: TrialOutcome, metrics: tuple[Metric, ...]) -> tuple[
     return Observation(status=COMPLETED, values=values, metrics=returned, reason=reason, **base), None
 
 
+def first_line(error: BaseException) -> str:
+    """The gist of an exception for a one-line message (library errors run to many lines)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def failure_reason(error: BaseException) -> str:
     if isinstance(error, TrialTimeoutError):
         return str(error)
@@ -169,11 +179,14 @@ def failure_category(error: BaseException) -> str:
 
 def is_infrastructure_failure(error: BaseException) -> bool:
     """Whether ``error`` or any exception in its chain (``__cause__``, ``__context__``, Ray's
-    ``cause``) is one of Ray's ``INFRASTRUCTURE_ERRORS``, matched by class name along its bases, or
-    a disk error (``disk_error``): the machine's fault, not the trial's settings."""
+    ``cause``) is one of Ray's ``INFRASTRUCTURE_ERRORS``, matched by class name along its bases, marked by the
+    application (``INFRASTRUCTURE_MARKER``), or a disk error (``disk_error``): the machine's fault, not the
+    trial's settings."""
     if disk_error(error) is not None:
         return True
     for current in _chain(error):
+        if getattr(current, INFRASTRUCTURE_MARKER, False) is True:
+            return True
         for kind in type(current).__mro__:
             if kind.__name__ in INFRASTRUCTURE_ERRORS and (
                 kind.__name__ != "OutOfMemoryError" or (kind.__module__ or "").startswith("ray")

@@ -32,10 +32,10 @@ from hydra_plugins.sigopt_sweeper._trial import (
     TrialOutcome,
     TrialTimeoutError,
     failure_reason,
+    first_line,
     is_infrastructure_failure,
     timeout_reason,
 )
-from lightning_distill.errors import first_line
 
 log = logging.getLogger(__name__)
 

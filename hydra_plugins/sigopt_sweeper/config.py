@@ -110,9 +110,11 @@ class SigOptSweeperConf:
 
     resume: bool = False
     """Continue the sweep journaled in hydra.sweep.dir instead of refusing to overwrite it."""
+    metrics_hint: str | None = None
+    """Where the application sets ``metrics`` (its presets), added to the error when they are empty."""
     warm_start: list[str] = field(default_factory=list)
     """Earlier sweeps whose observations the new experiment starts from: sweep directories (their
-    ``observations.jsonl``, also what ``lightning_distill.evaluation.optuna_sweep`` exports) or observation
+    ``observations.jsonl``, also what an application writes with ``api.write_observations``) or observation
     files (``observations.jsonl`` / ``observations.csv``). Observations outside this search space or without
     this sweep's metrics are skipped and counted. Read once, when the sweep starts, and journaled."""
     experiment_id: str | None = None

@@ -33,6 +33,9 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from hydra_plugins.sigopt_sweeper.api import (
+    STOPPED_EARLY,  # the key of a stopped trial's reason in its returned metrics
+)
 from lightning_distill.callbacks.squad_evaluation import SquadEvaluation
 from lightning_distill.config.checks import require_integer, require_number
 from lightning_distill.errors import ConfigError
@@ -43,8 +46,6 @@ log = logging.getLogger(__name__)
 
 RULE_KEY = "search.early_stopping"
 RULE_FIELDS = ("at_fraction", "probe_questions", "margin")
-STOPPED_EARLY = "stopped_early"
-"""The key a stopped trial's returned metrics carry (its reason); the sweeper reports it."""
 
 
 class HopelessTrialStopping(pl.Callback):

@@ -14,15 +14,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lightning_distill.errors import DataError
+from lightning_distill.errors import USER_ERROR_EXIT_CODE, DataError
 from lightning_distill.evaluation.squad_metrics import (
     load_gold_answers,
     load_na_probs,
     load_predictions,
     squad_v2_metrics,
 )
-
-USAGE_ERROR_EXIT_CODE = 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,14 +83,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics = evaluate_files(args.data_file, args.pred_file, args.na_prob_file, args.na_prob_thresh, args.predicted_only)
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
-        return USAGE_ERROR_EXIT_CODE
+        return USER_ERROR_EXIT_CODE
     text = json.dumps(metrics, indent=2)
     if args.out_file:
         try:
             Path(args.out_file).write_text(text + "\n", encoding="utf-8")
         except OSError as error:
             print(f"error: {args.out_file}: cannot write the metrics file ({error}).", file=sys.stderr)
-            return USAGE_ERROR_EXIT_CODE
+            return USER_ERROR_EXIT_CODE
     print(text)
     return 0
 

@@ -28,11 +28,10 @@ from typing import Any
 from lightning_distill.atomic_files import write_json_atomically
 from lightning_distill.data.heldout import PARTS, SELECT, TEST, article_question_counts, partition_articles
 from lightning_distill.data.squad_reader import read_squad_files
-from lightning_distill.errors import DataError, LightningDistillError
+from lightning_distill.errors import USER_ERROR_EXIT_CODE, DataError, LightningDistillError
 from lightning_distill.evaluation.postprocess import BEST_NON_NULL_FILE, NULL_ODDS_FILE
 from lightning_distill.evaluation.squad_metrics import squad_v2_metrics
 
-USAGE_ERROR_EXIT_CODE = 2
 HELDOUT_FILE = "heldout.json"
 DEFAULT_THRESHOLD = 0.0
 HEADLINE = ("exact", "f1", "HasAns_f1", "NoAns_exact")
@@ -123,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     except LightningDistillError as error:
         print(f"heldout: {error}", file=sys.stderr)
-        return USAGE_ERROR_EXIT_CODE
+        return USER_ERROR_EXIT_CODE
     return 0
 
 

@@ -44,9 +44,9 @@ from hydra_plugins.sigopt_sweeper.api import (
     write_observations,
     write_pareto,
 )
+from lightning_distill.errors import USER_ERROR_EXIT_CODE, DataError
 from lightning_distill.optuna_warm_start import WARM_START_ATTR  # trials added from earlier sweeps: not this sweep's
 
-USAGE_ERROR_EXIT_CODE = 2
 RELATIVE_TOLERANCE = 1e-9
 """Parameters are matched as numbers: an override string and Optuna's float can differ in the last digit."""
 CHECKPOINT_DIR = "student"
@@ -60,8 +60,9 @@ RANDOM_STRATEGY = "random"
 FAILURE_LINE_MARKERS = ("Error", "error:", "NaN")
 
 
-class ExportError(Exception):
-    """A storage, study or job directory that cannot be read as one Optuna sweep."""
+class UnreadableStudyError(DataError):
+    """A storage, study or job directory that cannot be read as one Optuna sweep (not ``errors.ExportError``, which
+    is a model export's)."""
 
 
 @dataclass
@@ -119,10 +120,10 @@ def find_jobs(jobs_dirs: Sequence[Path]) -> list[Job]:
     jobs = []
     for root in jobs_dirs:
         if not root.is_dir():
-            raise ExportError(f"{root}: not a directory (give the sweep folders hydra.sweep.dir pointed at)")
+            raise UnreadableStudyError(f"{root}: not a directory (give the sweep folders hydra.sweep.dir pointed at)")
         jobs += [Job.read(path.parent.parent) for path in sorted(root.glob("*/.hydra/overrides.yaml"))]
     if not jobs:
-        raise ExportError(f"no trial run directories (*/.hydra/overrides.yaml) under {', '.join(map(str, jobs_dirs))}")
+        raise UnreadableStudyError(f"no trial run directories (*/.hydra/overrides.yaml) under {', '.join(map(str, jobs_dirs))}")
     return jobs
 
 
@@ -132,7 +133,7 @@ def search_metrics(job: Job) -> tuple[Metric, ...]:
         config = OmegaConf.load(job.path / ".hydra" / "config.yaml")
         entries = OmegaConf.to_container(config.search.metrics, resolve=True)
     except (OmegaConfBaseException, AttributeError, OSError) as error:
-        raise ExportError(f"{job.path}/.hydra/config.yaml: no readable search.metrics ({error}); "
+        raise UnreadableStudyError(f"{job.path}/.hydra/config.yaml: no readable search.metrics ({error}); "
                           "export searches composed with a search= preset") from error  # fmt: skip
     return parse_metrics(entries)
 
@@ -167,12 +168,12 @@ def load_trials(storage: str, study_name: str) -> list[Any]:
     import optuna
 
     if storage.startswith(SQLITE_PREFIX) and not Path(storage.removeprefix(SQLITE_PREFIX)).is_file():
-        raise ExportError(f"{storage}: no such file (SQLite would create an empty one)")
+        raise UnreadableStudyError(f"{storage}: no such file (SQLite would create an empty one)")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)
     except KeyError as error:
-        raise ExportError(f"no study {study_name!r} in {storage}") from error
+        raise UnreadableStudyError(f"no study {study_name!r} in {storage}") from error
     return sorted(study.get_trials(deepcopy=False), key=lambda trial: trial.number)
 
 
@@ -236,9 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         counts = export(args.storage, args.study, args.jobs_dirs, args.out)
-    except ExportError as error:
+    except UnreadableStudyError as error:
         print(f"optuna_sweep: {error}", file=sys.stderr)
-        return USAGE_ERROR_EXIT_CODE
+        return USER_ERROR_EXIT_CODE
     print(f"wrote {args.out}: " + ", ".join(f"{count} {name}" for name, count in counts.items()))
     return 0
 

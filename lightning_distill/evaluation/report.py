@@ -40,9 +40,9 @@ from typing import Any
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from hydra_plugins.sigopt_sweeper.api import STOPPED_EARLY, SWEEP_FILE_NAMES, read_sweep
 from lightning_distill.evaluation.hypervolume import hypervolume_curve
 
-SWEEP_FILES = ("observations.jsonl", "journal.jsonl")
 RUN_FILES = ("metrics.json", "metrics.csv")
 CURVE_METRICS = ("exact", "f1", "HasAns_exact", "NoAns_exact")
 LOSSES = ("train/loss", "train/soft_loss", "train/hard_loss")
@@ -136,7 +136,7 @@ def discover(paths: Iterable[Path]) -> Discovery:
             continue
         before = len(found.runs) + len(found.sweeps)
         for directory in _candidate_dirs(root):
-            if any((directory / name).is_file() for name in SWEEP_FILES):
+            if any((directory / name).is_file() for name in SWEEP_FILE_NAMES):
                 _add_sweep(found, directory)
             else:
                 _add_run(found, directory)
@@ -149,7 +149,7 @@ def _candidate_dirs(root: Path) -> Iterable[Path]:
     """Run and sweep directories at or below ``root``, not descending into either."""
     if not root.is_dir():
         return
-    if any((root / name).is_file() for name in SWEEP_FILES + RUN_FILES) or (root / ".hydra").is_dir():
+    if any((root / name).is_file() for name in SWEEP_FILE_NAMES + RUN_FILES) or (root / ".hydra").is_dir():
         yield root
         return
     for child in sorted(path for path in root.iterdir() if path.is_dir() and not path.name.startswith(".")):
@@ -208,40 +208,10 @@ def load_run(directory: Path) -> Run:
 
 
 def load_sweep(directory: Path, skipped: list[str]) -> Sweep:
-    observations = _read_jsonl(directory / "observations.jsonl", skipped)
-    pareto_path = directory / "pareto.json"
-    pareto = json.loads(pareto_path.read_text()) if pareto_path.is_file() else None
-    journal = _read_jsonl(directory / "journal.jsonl", skipped)
-    suggested = {record.get("number") for record in journal if record.get("event") == "suggestion"}
-    header = next((record for record in journal if record.get("event") == "sweep"), {})
-    suggested |= {record.get("trial") for record in observations}
-    budget = header.get("experiment", {}).get("observation_budget", header.get("budget"))
-    return Sweep(directory, observations, pareto, len(suggested), budget if isinstance(budget, int) else None,
-                 infer_lite_phases(journal, header))  # fmt: skip
-
-
-LITE_RANDOM_FACTOR, LITE_RANDOM_MINIMUM = 2, 4
-"""sigoptlite serves random points while its valid observations are <= max(2 x dimensions, 4)
-(``sigoptlite/broker.py``, ``is_initialization_phase``)."""
-MODEL_STRATEGY = "model (gp or spe)"
-
-
-def infer_lite_phases(journal: Sequence[dict[str, Any]], header: dict[str, Any]) -> dict[int, str]:
-    """Per suggested trial of a lite sweep, ``random`` or ``MODEL_STRATEGY``: the completed observations
-    journaled before its suggestion against lite's rule (pending trials' lies are only added after the phase),
-    silent on GP vs SPE. Exact for sweeps that suggest one trial at a time; with prefetching (Ray) a suggestion
-    is computed before observations journaled ahead of it, so at the boundary the phase can read one trial
-    late. Empty for other drivers."""
-    if header.get("driver") != "lite":
-        return {}
-    limit = max(LITE_RANDOM_FACTOR * len(header.get("experiment", {}).get("parameters", [])), LITE_RANDOM_MINIMUM)
-    valid, phases = 0, {}
-    for record in journal:
-        if record.get("event") == "observation" and record.get("status") == "completed":
-            valid += 1
-        elif record.get("event") == "suggestion" and isinstance(record.get("number"), int):
-            phases[record["number"]] = "random" if valid <= limit else MODEL_STRATEGY
-    return phases
+    """Through the sweeper's own reader (``api.read_sweep``): the report never parses the journal itself."""
+    files = read_sweep(directory)
+    skipped += files.unreadable
+    return Sweep(directory, files.observations, files.pareto, len(files.suggested), files.budget, files.inferred_strategies)
 
 
 def strategy_counts(sweep: Sweep) -> tuple[Counter[str], bool]:
@@ -254,9 +224,6 @@ def strategy_counts(sweep: Sweep) -> tuple[Counter[str], bool]:
             strategy, inferred = sweep.inferred_strategies[o["trial"]], True
         counts[strategy or "not recorded"] += 1
     return counts, inferred
-
-
-STOPPED_EARLY = "stopped_early"
 
 
 def early_stop_line(sweep: Sweep) -> str:
@@ -312,20 +279,6 @@ def strategy_line(sweep: Sweep) -> str:
         line += (" **This search never left a random phase**: every trial was a random draw, so it says nothing about"
                  " the optimizer's model.")  # fmt: skip
     return line
-
-
-def _read_jsonl(path: Path, skipped: list[str]) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    records = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            skipped.append(f"`{path}` line {number}: unreadable (torn by a crash?)")
-    return records
 
 
 def _read_csv(path: Path) -> list[dict[str, Any]]:

@@ -27,9 +27,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 import lightning_distill  # noqa: F401  (registers the config resolvers)
 from lightning_distill.atomic_files import write_json_atomically
-from lightning_distill.errors import LightningDistillError
+from lightning_distill.errors import USER_ERROR_EXIT_CODE, LightningDistillError
 
-USAGE_ERROR_EXIT_CODE = 2
 STUDENT_DIR = "student"
 TOKENIZER_FILE = "tokenizer.json"
 EVALUATION_CALLBACKS = ("parameter_count", "inference_time", "squad_evaluation")
@@ -100,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics = rescore(args.run_dir, args.out, args.overrides)
     except LightningDistillError as error:
         print(f"rescore: {error}", file=sys.stderr)
-        return USAGE_ERROR_EXIT_CODE
+        return USER_ERROR_EXIT_CODE
     shown = ", ".join(f"{name} {metrics[name]:.2f}" for name in ("exact", "f1", "HasAns_f1", "best_f1") if name in metrics)
     print(f"wrote {args.out / 'metrics.json'}: {shown}")
     return 0

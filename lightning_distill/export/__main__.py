@@ -17,12 +17,11 @@ from pathlib import Path
 
 from lightning_distill.atomic_files import staged_directory, write_json_atomically
 from lightning_distill.config.checks import require_integer
-from lightning_distill.errors import ConfigError, ExportError, LightningDistillError
+from lightning_distill.errors import USER_ERROR_EXIT_CODE, ConfigError, ExportError, LightningDistillError
 from lightning_distill.export.exporter import REPORT_FILE, ExportSettings, export_student
 from lightning_distill.export.onnx_model import INT8_GRANULARITIES
 from lightning_distill.export.run_directory import read_run_inputs
 
-USAGE_ERROR_EXIT_CODE = 2
 FORMATS = ("onnx", "pytorch")
 QUANTIZATIONS = ("int8",)
 MIN_RECOMMENDED_RUNS = 50
@@ -107,10 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_json_atomically(staging / REPORT_FILE, report)
     except LightningDistillError as error:
         print(f"error: {error}", file=sys.stderr)
-        return USAGE_ERROR_EXIT_CODE
+        return USER_ERROR_EXIT_CODE
     except OSError as error:
         print(f"error: --out {str(args.out)!r}: {error}", file=sys.stderr)
-        return USAGE_ERROR_EXIT_CODE
+        return USER_ERROR_EXIT_CODE
     print(json.dumps(_summary(report), indent=2))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

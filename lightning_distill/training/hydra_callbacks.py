@@ -18,11 +18,10 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from omegaconf.errors import InterpolationResolutionError
 
-from lightning_distill.errors import LightningDistillError, first_line
+from lightning_distill.errors import USER_ERROR_EXIT_CODE, LightningDistillError, first_line
 
 log = logging.getLogger(__name__)
 
-USER_ERROR_EXIT_CODE = 2
 INFRASTRUCTURE_EXIT_CODE = 1
 PER_JOB_VALUE = "HydraConfig was not set"
 """What resolving ``${hydra:job.num}`` (or any per-job Hydra value) raises before the first job."""

@@ -2,7 +2,7 @@
 
 A SigOpt server assigns experiments and training runs only to an existing project (the real server
 answers 400 "the project does not exist"); the official client's run factory creates it on first use,
-and so do the sweeper's api driver and the ``sigopt`` logger, through this function.
+and so do the sweeper's api driver and an application's training-run logger (``api.ensure_project``).
 """
 
 from __future__ import annotations
