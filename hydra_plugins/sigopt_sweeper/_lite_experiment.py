@@ -35,6 +35,9 @@ from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
 from hydra_plugins.sigopt_sweeper._trial import RANDOM_STRATEGY, Observation
 
 log = logging.getLogger(__name__)
+# libsigopt logs every GP call's whole input and output at INFO (pages per model-based suggestion, into the
+# sweep's log): keep its warnings, not its traces.
+logging.getLogger("libsigopt").setLevel(logging.WARNING)
 
 RANDOM, GP, SPE = RANDOM_STRATEGY, "gp", "spe"
 """lite's strategies, as its broker picks them: random while valid observations <= max(2 x dimensions, 4)
