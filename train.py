@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -16,6 +17,8 @@ from lightning_distill.training.pipeline import select_objectives, train
 
 log = logging.getLogger(__name__)
 
+RESUME_CHECKPOINT = "checkpoints/last.ckpt"
+"""Where callbacks.resume_checkpoint keeps a single run's checkpoint (conf/callbacks/default.yaml)."""
 INTERRUPTED_EXIT_CODE = 130
 """Ctrl-C: 128 + SIGINT, as a shell reports it and as the sweeper exits (README, "Exit codes")."""
 
@@ -37,8 +40,11 @@ def main(cfg: DictConfig) -> dict[str, float] | list[float]:
         if not (single and interrupted):
             raise
         run_dir = HydraConfig.get().runtime.output_dir
-        log.error("Interrupted (Ctrl-C): the run stopped; its metrics.json says so (status: interrupted). Resume it "
-                  "with the same overrides plus hydra.run.dir=%s ckpt_path=last", run_dir)
+        if (Path(run_dir) / RESUME_CHECKPOINT).is_file():
+            log.error("Interrupted (Ctrl-C): the run stopped; its metrics.json says so (status: interrupted). Resume it "
+                      "with the same overrides plus hydra.run.dir=%s ckpt_path=last", run_dir)
+        else:
+            log.error("Interrupted (Ctrl-C) before its first checkpoint: the run stopped; start it again")
         sys.exit(INTERRUPTED_EXIT_CODE)
 
 

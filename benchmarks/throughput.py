@@ -309,7 +309,8 @@ def set_up_data(cfg, tokenizer, args, cache_root: Path, teacher: torch.nn.Module
         build_batch_size=cache_cfg.get("build_batch_size", TeacherCacheSettings.build_batch_size),
         build_device=cache_cfg.get("build_device", "auto"),
     )
-    cache = TeacherLogitCache(settings, fingerprint, datamodule.features_key("train"))
+    segment_ids = str(cfg.teacher.get("segment_ids", "tokenizer")) if cfg.get("teacher") else "tokenizer"  # as trained
+    cache = TeacherLogitCache(settings, fingerprint, datamodule.features_key("train"), segment_ids)
     cache.build(lambda: teacher, datamodule.train_features)
     logits = cache.open(datamodule.train_features)
     return DataSetup(datamodule, logits, featurized - start, time.perf_counter() - featurized)

@@ -3,7 +3,9 @@
 A ``ModelCheckpoint`` that keeps one ``last.ckpt`` (student, optimizer, schedule, loop state) in the run
 directory, written every ``every_n_train_steps`` steps and at each epoch's end, so
 ``python train.py <the same overrides> hydra.run.dir=<the run's directory> ckpt_path=last`` continues where the
-run stopped. The frozen teacher is left out of it (``DistillationModule.on_save_checkpoint``): it is the
+run stopped: the step count, learning-rate schedule and optimizer state exactly. Its limit is Lightning's: a train
+DataLoader keeps no position, so a resume in the middle of an epoch draws that epoch's batches afresh (some seen
+twice, some not at all); a resume at an epoch's end is exact. The frozen teacher is left out of it (``DistillationModule.on_save_checkpoint``): it is the
 configured teacher, loaded again. When the run finishes the file is deleted: the trained student is saved in
 Hugging Face format (``student/``), and a finished run has nothing to resume.
 
@@ -46,12 +48,13 @@ class ResumeCheckpoint(ModelCheckpoint):
             super().on_train_batch_end(trainer, *args, **kwargs)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.active:
-            super().on_train_epoch_end(trainer, pl_module)
+        """``last.ckpt`` at every epoch's end: with ``save_top_k=0`` ModelCheckpoint's own epoch-end hook never saves
+        (it writes "last" only after a top-k save at the same step), so a short run would keep none."""
+        if self.active and self._last_global_step_saved != trainer.global_step:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.active:
-            super().on_validation_end(trainer, pl_module)
+        """No save here: the step schedule and the epoch's end cover a run (see :meth:`on_train_epoch_end`)."""
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """A run that trained to its end has nothing to resume: free the disk (an interrupted one keeps it)."""

@@ -50,8 +50,11 @@ COMPARISON_METRICS = ("exact", "f1", "HasAns_f1", "NoAns_exact")
 MINUTES = "minutes"
 TABLE_METRICS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "best_f1", "num_params", "inference_time", MINUTES)
 SEED_KEY = "seed"
-HIDDEN_OVERRIDES = ("hydra.", "seed=")
-"""Overrides that never tell groups apart (seeds vary within a group; hydra.* only moves outputs)."""
+HIDDEN_OVERRIDES = ("hydra.", "seed=", "ckpt_path=")
+"""Overrides that never tell groups apart (seeds vary within a group; hydra.* only moves outputs; ckpt_path
+resumes the same run)."""
+NOT_SETTINGS = (SEED_KEY, "ckpt_path")
+"""Config keys that do not make a configuration: a resumed run is the run it continues."""
 LOSS_SMOOTHING_POINTS = 60
 """Training losses are per step and noisy: plotted as a moving average over ~1/60 of the run."""
 LOG_SCALE_SPAN = 100.0
@@ -87,7 +90,7 @@ class Run:
     def group_key(self) -> str:
         if self.config is None:
             return f"run:{self.path}"
-        return json.dumps({k: v for k, v in self.config.items() if k != SEED_KEY}, sort_keys=True, default=str)
+        return json.dumps({k: v for k, v in self.config.items() if k not in NOT_SETTINGS}, sort_keys=True, default=str)
 
 
 @dataclass
@@ -756,7 +759,7 @@ def write_report(paths: Sequence[Path], out: Path, title: str = "lightning-disti
         )
         lines += ["## Runs", "", summary, ""]
         lines += group_table(groups) + [""]
-        teachers = {json.dumps(run.teacher, sort_keys=True): run.teacher for run in found.runs if run.teacher}
+        teachers = {run.teacher.get("key"): run.teacher for run in found.runs if run.teacher}
         lines += [line for score in teachers.values() for line in (teacher_line(score), "")]
         partial = [run for run in found.runs if run.status != "finished"]
         if partial:

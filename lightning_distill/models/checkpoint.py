@@ -31,6 +31,7 @@ from lightning_distill.errors import CheckpointError, first_line
 from lightning_distill.portable.pruned_distilbert import PrunedDistilBertConfig, PrunedDistilBertForQuestionAnswering
 from lightning_distill.portable.question_answering import (
     DEFAULT_SETTINGS,
+    SEGMENT_IDS_SETTING,
     SquadQuestionAnsweringPipeline,
     custom_pipeline_entry,
 )
@@ -103,9 +104,10 @@ def _config_for_saving(
         del model.config.kept_heads
     if with_pipeline:
         model.config.custom_pipelines = custom_pipeline_entry()
-        unknown = set(question_answering or {}) - set(DEFAULT_SETTINGS)
+        known = {*DEFAULT_SETTINGS, SEGMENT_IDS_SETTING}  # segment_ids: how a BERT-layout model was fine-tuned
+        unknown = set(question_answering or {}) - known
         if unknown:
-            raise ValueError(f"question_answering has unknown settings {sorted(unknown)}; known: {sorted(DEFAULT_SETTINGS)}.")
+            raise ValueError(f"question_answering has unknown settings {sorted(unknown)}; known: {sorted(known)}.")
         model.config.question_answering = {**DEFAULT_SETTINGS, **(question_answering or {})}
     try:
         yield

@@ -27,6 +27,7 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 from lightning_distill.atomic_files import write_json_atomically
 from lightning_distill.callbacks.hopeless_trial import HopelessTrialStopping
@@ -169,7 +170,7 @@ class TeacherSetup:
         require_bool(f"teacher.{SCORE_KEY}", self._score)
         self._answer_settings = _answer_settings(cfg)
         check_checkpoint_tokenizer(self._config.get("name_or_path"), tokenizer, "teacher.name_or_path")
-        settings = _cache_settings(cfg)
+        settings = self._settings = _cache_settings(cfg)
         self.fingerprint = teacher_fingerprint(self._config)
         if settings.enabled:
             self.cache = TeacherLogitCache(settings, self.fingerprint, datamodule.features_key("train"), self.segment_ids)
@@ -192,9 +193,9 @@ class TeacherSetup:
             self.cache.build(self._model, datamodule.train_features)
             datamodule.attach_teacher_logits(self.cache.open(datamodule.train_features))
         if self._score:
-            settings = self.cache.settings if self.cache is not None else TeacherCacheSettings(enabled=False)
+            cache_dir = self._settings.dir if self._settings.enabled else None  # cache off: computed in every run
             self.score = score_teacher(self._model, self.fingerprint, self.segment_ids, datamodule,
-                                       self._answer_settings, settings.dir, settings.device())  # fmt: skip
+                                       self._answer_settings, cache_dir, self._settings.device())  # fmt: skip
         if self.cache is not None:
             self.model = None  # training reads the cache; free the teacher
 
@@ -294,6 +295,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     _check_student(cfg, len(tokenizer))  # before a teacher loads or data is read
     datamodule = instantiate(cfg.data, tokenizer=tokenizer)
     callbacks = _instantiate_group(cfg.get("callbacks"), "callbacks")
+    resume_from = _resume_from(cfg.get("ckpt_path"), callbacks)  # before hours of data set-up, not after
     loggers = _instantiate_group(cfg.get("logger"), "logger")
     for logger in loggers:
         logger.log_hyperparams(run_parameters(cfg))
@@ -313,14 +315,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
     _check_interval_fits_epoch(cfg.trainer, math.ceil(len(datamodule.train_features) / datamodule.batch_sizes["train"]))
     _log_teacher_score(teacher.score, callbacks, loggers)
     module = DistillationModule(student.model, teacher.model, loss, optimizer, teacher.segment_ids)
+    # Lightning checkpoints only through callbacks.resume_checkpoint: never Lightning's own default one per epoch
+    checkpointing = any(isinstance(callback, ModelCheckpoint) for callback in callbacks)
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision,
-                                      **quiet_trainer)  # fmt: skip
+                                      enable_checkpointing=checkpointing, **quiet_trainer)  # fmt: skip
     log.info("Run directory: %s", output_dir)
     with warnings.catch_warnings():
         # The frozen teacher is in eval mode on purpose; any other module in eval mode still warns.
         if module.teacher_module_count():
             warnings.filterwarnings("ignore", message=eval_mode_warning(module.teacher_module_count()))
-        trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_from(cfg.get("ckpt_path"), callbacks))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
     metrics = logged_metrics(trainer)
     if _evaluate_final_model(trainer, module, datamodule):
         metrics.update(logged_metrics(trainer))  # a new Lightning run starts from an empty record

@@ -12,8 +12,8 @@ are computed once (fp32, batches of similar length, dynamic padding) and stored 
         manifest.json every file's size and SHA-256 (lightning_distill.cache_manifest), written last
 
 ``key`` hashes the cache format version, the teacher fingerprint
-(:mod:`lightning_distill.models.teacher_fingerprint`, which covers ``teacher.segment_ids``), the segment-id
-convention the teacher is fed with (:mod:`lightning_distill.portable.model_inputs`), the train-features key
+(:mod:`lightning_distill.models.teacher_fingerprint`), the segment-id convention the teacher is fed with
+(``teacher.segment_ids``, :mod:`lightning_distill.portable.model_inputs`), the train-features key
 (tokenizer fingerprint, featurization settings and version, data fingerprint, subset selection) and the
 storage dtype.
 Nothing a sweep varies per trial (student, optimizer, loss weights, temperature, batch sizes,
