@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run_study import OPTUNA_PRESET, SEARCHERS, SEEDS
+from run_study import BUDGET, OPTUNA_PRESET, SEARCHERS, SEEDS, WARM_RANDOM
 
 from hydra_plugins.sigopt_sweeper.api import read_sweep
 from lightning_distill.evaluation.hypervolume import hypervolume
@@ -77,7 +77,8 @@ def main() -> int:
     for name, path in found.items():
         sweep = load_sweep(path, [])
         new = points(path)
-        rows.append({"sweep": name, "observations": len(sweep.observations), "budget": sweep.budget,
+        budget = WARM_RANDOM if name == "warm-random" else BUDGET
+        rows.append({"sweep": name, "observations": len(sweep.observations), "budget": budget,
                      "hv_new": round(hypervolume(new, reference), 3),
                      "hv_warm_plus_new": round(hypervolume(warm + new, reference), 3) if name != "warm-random" else "",
                      "best_f1_max": round(max((-x for x, _ in new), default=float("nan")), 2)})  # fmt: skip
@@ -91,7 +92,7 @@ def main() -> int:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    by_name = {row["sweep"]: row for row in rows}
+    by_name = {row["sweep"]: row for row in rows if row["observations"] >= row["budget"]}  # only finished searches pair
     pairs = []
     for other in ("random", "motpe"):
         differences = [by_name[f"lite-seed{s}"]["hv_new"] - by_name[f"{other}-seed{s}"]["hv_new"] for s in SEEDS
@@ -111,7 +112,7 @@ def main() -> int:
           for r in rows],
         "", f"Warm start alone: hypervolume {hypervolume(warm, reference):.3f}.", "",
         "Paired by seed (new trials' hypervolume):", "", "| difference | seeds | mean | se |", "|---|---|---|---|",
-        *(pairs or ["| (no pair yet) | | | |"]), "", "Per sweep:", "", *lines, "",
+        *(pairs or ["| (no pair of finished searches yet) | | | |"]), "", "Per sweep:", "", *lines, "",
     ]  # fmt: skip
     (HERE / "summary.md").write_text("\n".join(summary))
     print("\n".join(summary))
