@@ -22,7 +22,7 @@ from typing import Any
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from lightning_distill.config.checks import require_bool
+from lightning_distill.config.checks import require_bool, require_integer
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class ResumeCheckpoint(ModelCheckpoint):
 
     def __init__(self, dirpath: str, every_n_train_steps: int = 100, active: bool = True) -> None:
         require_bool("callbacks.resume_checkpoint.active", active)
+        require_integer("callbacks.resume_checkpoint.every_n_train_steps", every_n_train_steps, minimum=1)
         super().__init__(dirpath=dirpath, save_last=True, save_top_k=0, every_n_train_steps=every_n_train_steps,
                          enable_version_counter=False)  # fmt: skip
         self.active = active

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -86,8 +85,9 @@ def main() -> int:
         target = HERE / "sweeps" / name
         target.mkdir(parents=True, exist_ok=True)
         for file in ("observations.csv", "observations.jsonl", "pareto.json"):
-            if (path / file).is_file():
-                shutil.copy(path / file, target / file)
+            if (path / file).is_file():  # published without this machine's paths
+                text = (path / file).read_text().replace(str(args.outputs), "outputs/search-comparison-real")
+                (target / file).write_text(text)
     with open(HERE / "hypervolume.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
