@@ -27,7 +27,7 @@ from benchmarks.search.problems import PROBLEMS, Problem
 from benchmarks.search.report import write_report
 from benchmarks.search.results import CellKey, CellResult, append, finished
 from benchmarks.search.scheduler import run_search
-from lightning_distill.evaluation.hypervolume import hypervolume_curve, minimized
+from lightning_distill.search.hypervolume import hypervolume_curve, minimized
 
 CONFIG = Path(__file__).resolve().parent / "conf" / "search_quality.yaml"
 ROOT = Path(__file__).resolve().parent.parent

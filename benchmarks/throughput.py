@@ -55,13 +55,13 @@ import lightning_distill  # noqa: F401  (registers the config resolvers)
 from lightning_distill.config.resolvers import PROJECT_ROOT, package_path
 from lightning_distill.data.datamodule import FEATURE_INDEX, MODEL_INPUTS, TEACHER_END, TEACHER_START, SquadDataModule
 from lightning_distill.data.samplers import LengthGroupedSampler
+from lightning_distill.data.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache, TeacherLogits
 from lightning_distill.models.teacher_fingerprint import checkpoint_file_digests, teacher_fingerprint
 from lightning_distill.portable.model_inputs import forward_inputs
 from lightning_distill.training.distillation_module import DistillationModule
 from lightning_distill.training.optimizer import build_adamw
 from lightning_distill.training.pipeline import instantiate, student_build_config
 from lightning_distill.training.precision import resolve_precision
-from lightning_distill.training.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache, TeacherLogits
 
 CONF_DIR = PROJECT_ROOT / "conf"
 DEFAULTS_FILE = Path(__file__).resolve().parent / "conf" / "throughput.yaml"

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from lightning_distill.atomic_files import staged_directory, write_json_atomically, write_text_atomically
+from lightning_distill.storage.atomic_files import staged_directory, write_json_atomically, write_text_atomically
 
 
 def test_text_replaces_the_old_file_and_leaves_no_staging(tmp_path):

@@ -420,7 +420,7 @@ def test_shrunk_student_is_what_its_report_says(shrunk_run, pruned_run):
 
 def test_a_shrunk_student_rescored_reads_its_own_vocabulary(shrunk_run, tmp_path):
     """rescore (and so the held-out scoring of a saved student) evaluates with the student's trimmed tokenizer."""
-    from lightning_distill.evaluation.rescore import main as rescore_main
+    from lightning_distill.search.rescore import main as rescore_main
 
     assert rescore_main([str(shrunk_run), "--out", str(tmp_path / "again")]) == 0
     run, again = (json.loads((d / "metrics.json").read_text())["final"] for d in (shrunk_run, tmp_path / "again"))

@@ -10,8 +10,8 @@ import pytest
 from lightning_distill.data.heldout import SELECT, TEST, article_question_counts, partition_articles, records_of_part
 from lightning_distill.data.squad_reader import read_squad_files
 from lightning_distill.errors import ConfigError, DataError
-from lightning_distill.evaluation.heldout import heldout_metrics, main
-from lightning_distill.evaluation.squad_metrics import squad_v2_metrics
+from lightning_distill.squad.heldout_scores import heldout_metrics, main
+from lightning_distill.squad.squad_metrics import squad_v2_metrics
 
 
 def test_partition_gives_each_article_to_the_part_with_fewer_questions():

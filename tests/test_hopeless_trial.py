@@ -44,7 +44,7 @@ def test_a_search_stops_hopeless_trials_and_reports_their_values_at_stop(tmp_pat
         assert run_metrics["final"]["stopped_at_step"] == metrics["stopped_at_step"]
     journaled = {record["trial"]: record for record in journal_events(sweep_dir, "observation")}
     assert journaled[0]["reason"] == records[0]["reason"]
-    report = run(["-m", "lightning_distill.evaluation.report", str(sweep_dir), "--out", str(tmp_path / "report")])
+    report = run(["-m", "lightning_distill.search.report", str(sweep_dir), "--out", str(tmp_path / "report")])
     assert report.returncode == 0, report.stderr[-2000:]
     text = (tmp_path / "report" / "report.md").read_text()
     assert "Stopped early as hopeless: 2 of 4 trials (values at stop reported); about " in text

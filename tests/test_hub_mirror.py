@@ -60,7 +60,7 @@ def test_python_train_py_on_the_default_config(mirror, tmp_path):
     assert document["teacher"]["segment_ids"] == "tokenizer" and document["teacher"]["questions"] == 16
     predictions = json.loads((run_dir / "predictions.json").read_text())
     assert len(predictions) == 16
-    scored = subprocess.run([sys.executable, "-m", "lightning_distill.evaluation.evaluate",
+    scored = subprocess.run([sys.executable, "-m", "lightning_distill.squad.evaluate",
                              str(gold_file(mirror, set(predictions), tmp_path / "gold.json")), str(run_dir / "predictions.json")],
                             capture_output=True, text=True, check=True, cwd=REPO_ROOT)  # fmt: skip
     official = json.loads(scored.stdout)
@@ -84,7 +84,7 @@ def test_the_design_card_search_on_the_default_config(mirror, tmp_path):
     pareto = json.loads((sweep / "pareto.json").read_text())
     assert pareto["observations"] == 2
     assert [m["name"] for m in pareto["metrics"]][:2] == ["exact", "num_params"]
-    report = subprocess.run([sys.executable, "-m", "lightning_distill.evaluation.report", str(sweep), "--out",
+    report = subprocess.run([sys.executable, "-m", "lightning_distill.search.report", str(sweep), "--out",
                              str(tmp_path / "report")], capture_output=True, text=True, cwd=REPO_ROOT, check=False)  # fmt: skip
     assert report.returncode == 0, report.stderr[-2000:]
     text = (tmp_path / "report" / "report.md").read_text()

@@ -13,9 +13,9 @@ import json
 import pytest
 from test_sigopt_sweeper import run
 
-from lightning_distill.evaluation.optuna_sweep import main as export_main
-from lightning_distill.evaluation.report import load_baseline
-from lightning_distill.evaluation.report import main as report_main
+from lightning_distill.search.optuna_sweep import main as export_main
+from lightning_distill.search.report import load_baseline
+from lightning_distill.search.report import main as report_main
 
 STUDY = "lightning-distill"
 
@@ -90,7 +90,7 @@ def test_tpe_strategy_is_random_until_n_startup_trials_had_completed_when_the_tr
     from datetime import datetime, timedelta
     from types import SimpleNamespace
 
-    from lightning_distill.evaluation.optuna_sweep import sampler_strategy
+    from lightning_distill.search.optuna_sweep import sampler_strategy
 
     start = datetime(2026, 1, 1)
 

@@ -47,7 +47,7 @@ def test_the_library_uses_only_the_plugins_public_api():
 def test_an_application_error_marked_as_infrastructure_is_requeued_not_observed():
     from hydra_plugins.sigopt_sweeper._trial import is_infrastructure_failure
     from hydra_plugins.sigopt_sweeper.api import INFRASTRUCTURE_MARKER
-    from lightning_distill.cache_manifest import CacheDamagedError
+    from lightning_distill.storage.cache_manifest import CacheDamagedError
 
     assert getattr(CacheDamagedError, INFRASTRUCTURE_MARKER) is True
     assert is_infrastructure_failure(CacheDamagedError("damaged"))

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lightning_distill.evaluation.postprocess import (
+from lightning_distill.squad.postprocess import (
     NO_SPAN_NULL_ODDS,
     QAPredictions,
     postprocess_qa_predictions,
     write_predictions,
 )
-from lightning_distill.evaluation.squad_metrics import load_na_probs, load_predictions, squad_v2_metrics
+from lightning_distill.squad.squad_metrics import load_na_probs, load_predictions, squad_v2_metrics
 
 CONTEXT = "alpha beta gamma delta epsilon"
 NC = [-1, -1]  # not context

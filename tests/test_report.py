@@ -1,4 +1,4 @@
-"""``python -m lightning_distill.evaluation.report`` on run and sweep directories made by real (tiny) runs and sweeps."""
+"""``python -m lightning_distill.search.report`` on run and sweep directories made by real (tiny) runs and sweeps."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO_ROOT
 from test_sigopt_sweeper import smoke_sweep
 
-from lightning_distill.evaluation.report import main as report_main
+from lightning_distill.search.report import main as report_main
 
 SMOKE = ["experiment=smoke", "trainer.val_check_interval=3"]
 

@@ -1,4 +1,4 @@
-"""``python -m lightning_distill.evaluation.rescore``: a saved student scored again, as its run scored it."""
+"""``python -m lightning_distill.search.rescore``: a saved student scored again, as its run scored it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 import pytest
 from test_report import train_run
 
-from lightning_distill.evaluation.rescore import main as rescore_main
+from lightning_distill.search.rescore import main as rescore_main
 
 SAME_METRICS = ("exact", "f1", "best_f1", "HasAns_f1", "NoAns_exact", "total", "num_params")
 

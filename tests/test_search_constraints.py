@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import REPO_ROOT
 
-from lightning_distill.search_constraints import metric_threshold
+from lightning_distill.search.constraints import metric_threshold
 
 
 @pytest.mark.parametrize(

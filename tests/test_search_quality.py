@@ -15,7 +15,7 @@ from benchmarks.search.scheduler import run_search
 from benchmarks.search_quality import cells
 from benchmarks.suggestion_latency import synthetic_assignments
 from hydra_plugins.sigopt_sweeper.config import SigOptSweeperConf
-from lightning_distill.evaluation.hypervolume import hypervolume, hypervolume_curve, minimized
+from lightning_distill.search.hypervolume import hypervolume, hypervolume_curve, minimized
 
 SETTINGS = OmegaConf.load("benchmarks/conf/search_quality.yaml")
 BASELINE = {

@@ -16,10 +16,10 @@ import torch
 from test_train import compose_config
 from transformers import BertConfig, BertForQuestionAnswering, DistilBertConfig
 
+from lightning_distill.data.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache
 from lightning_distill.errors import ConfigError
 from lightning_distill.portable.model_inputs import SEGMENT_IDS, forward_inputs, input_names
 from lightning_distill.training.pipeline import train
-from lightning_distill.training.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache
 
 
 def smoke(tmp_path, *overrides):
@@ -78,7 +78,7 @@ def test_the_teacher_reads_segment_one_on_the_context_in_training_and_its_score(
     assert set(teacher["metrics"]) >= {"exact", "f1", "HasAns_f1", "best_f1"}
     assert result["teacher/best_f1"] == teacher["metrics"]["best_f1"]
     if cache == "true":  # and the report shows it beside the student
-        from lightning_distill.evaluation.report import write_report
+        from lightning_distill.search.report import write_report
 
         report = write_report([tmp_path / "run"], tmp_path / "report").read_text()
         assert "Teacher on the same evaluation data (32 questions, fed segment ids: tokenizer): best_f1 " in report

@@ -16,7 +16,7 @@ from test_sigopt_sweeper import journal_events, sweep_env
 from test_train import compose_config
 
 from lightning_distill.errors import ConfigError
-from lightning_distill.sigopt_logger import SigOptLogger
+from lightning_distill.loggers.sigopt_logger import SigOptLogger
 from lightning_distill.training.pipeline import train
 
 SMOKE = ["experiment=smoke", "logger=csv_sigopt", "logger.sigopt.checkpoint_every_n_steps=2"]

@@ -422,7 +422,7 @@ def test_each_trial_records_the_strategy_that_served_it_and_the_report_says_so(t
     assert app_sweep(short, "hydra.sweeper.budget=3", "hydra.sweeper.parallelism=1").returncode == 0
     reports = {}
     for name, directory in (("long", sweep_dir), ("short", short)):
-        report = run(["-m", "lightning_distill.evaluation.report", str(directory), "--out", str(tmp_path / f"report-{name}")])
+        report = run(["-m", "lightning_distill.search.report", str(directory), "--out", str(tmp_path / f"report-{name}")])
         assert report.returncode == 0, report.stderr[-2000:]
         reports[name] = (tmp_path / f"report-{name}" / "report.md").read_text()
     assert "Suggestions by strategy: random 5, gp 2." in reports["long"]

@@ -110,7 +110,7 @@ def test_files_are_concatenated_and_ids_must_be_unique_across_them(tmp_path):
 )
 def test_reader_and_scorer_describe_a_malformed_file_alike(tmp_path, content):
     """One validator serves training data and gold answers: one message, whichever reads the file."""
-    from lightning_distill.evaluation.squad_metrics import load_gold_answers
+    from lightning_distill.squad.squad_metrics import load_gold_answers
 
     path = write(tmp_path, content)
     with pytest.raises(DataError) as read_error:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lightning_distill.errors import DataError
-from lightning_distill.evaluation.squad_metrics import (
+from lightning_distill.squad.squad_metrics import (
     compute_exact,
     compute_f1,
     gold_answers_from_squad,
@@ -240,7 +240,7 @@ def test_unreadable_files_name_the_file(tmp_path: Path) -> None:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lightning_distill.evaluation.evaluate", *args],
+        [sys.executable, "-m", "lightning_distill.squad.evaluate", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -11,12 +11,12 @@ import torch
 from test_train import compose_config
 
 from lightning_distill.data.datamodule import TEACHER_END, TEACHER_START, SquadDataModule
+from lightning_distill.data.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache
 from lightning_distill.errors import ConfigError, DataError
 from lightning_distill.models.teacher import build_random_teacher
 from lightning_distill.models.teacher_fingerprint import teacher_fingerprint
 from lightning_distill.training.distillation_loss import DistillationLoss
 from lightning_distill.training.pipeline import TeacherSetup, prepare, train
-from lightning_distill.training.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache
 
 STORAGE_RTOL = {"float16": 2**-10, "bfloat16": 2**-7, "float32": 1e-5}
 """Relative rounding of each storage dtype (one ulp, with margin), on top of ABS_TOL."""

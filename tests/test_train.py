@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
 from lightning_distill.errors import CheckpointError, ConfigError, DataError
-from lightning_distill.evaluation.squad_metrics import load_gold_answers, squad_v2_metrics
+from lightning_distill.squad.squad_metrics import load_gold_answers, squad_v2_metrics
 from lightning_distill.training.pipeline import train
 
 CONF_DIR = str(REPO_ROOT / "conf")

@@ -39,8 +39,8 @@ from hydra_plugins.sigopt_sweeper.api import (
 from lightning_distill.callbacks.squad_evaluation import SquadEvaluation
 from lightning_distill.config.checks import require_integer, require_number
 from lightning_distill.errors import ConfigError
-from lightning_distill.evaluation.postprocess import score_logits
-from lightning_distill.training.distillation_module import qa_logits
+from lightning_distill.portable.model_inputs import qa_logits
+from lightning_distill.squad.postprocess import score_logits
 
 log = logging.getLogger(__name__)
 

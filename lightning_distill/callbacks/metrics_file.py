@@ -23,8 +23,8 @@ from pathlib import Path
 import pytorch_lightning as pl
 from pytorch_lightning.trainer.states import TrainerFn
 
-from lightning_distill.atomic_files import write_json_atomically, write_text_atomically
 from lightning_distill.callbacks.hopeless_trial import STOPPED_EARLY, HopelessTrialStopping
+from lightning_distill.storage.atomic_files import write_json_atomically, write_text_atomically
 
 CURVE_INDEX = ("step", "epoch")
 FINISHED = "finished"

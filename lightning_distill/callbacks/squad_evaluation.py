@@ -14,7 +14,7 @@ import numpy as np
 import pytorch_lightning as pl
 
 from lightning_distill.config.checks import require_integer
-from lightning_distill.evaluation.postprocess import score_logits, write_predictions
+from lightning_distill.squad.postprocess import score_logits, write_predictions
 
 
 class SquadEvaluation(pl.Callback):

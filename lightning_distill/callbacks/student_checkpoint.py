@@ -15,9 +15,9 @@ from typing import Any
 import pytorch_lightning as pl
 from pytorch_lightning.trainer.states import TrainerFn
 
-from lightning_distill.atomic_files import staged_directory
 from lightning_distill.callbacks.squad_evaluation import SquadEvaluation
 from lightning_distill.models.checkpoint import save_qa_model
+from lightning_distill.storage.atomic_files import staged_directory
 
 
 class StudentCheckpoint(pl.Callback):

@@ -8,7 +8,7 @@ file lock per key makes a second trial wait for the first one's features instead
 again.
 
 Batches carry ``feature_index`` (the row of each feature) so that cached teacher logits
-(:mod:`lightning_distill.training.teacher_logit_cache`, attached with :meth:`SquadDataModule.attach_teacher_logits`)
+(:mod:`lightning_distill.data.teacher_logit_cache`, attached with :meth:`SquadDataModule.attach_teacher_logits`)
 can be looked up in the collate function, and evaluation can be batched in length order.
 """
 
@@ -31,21 +31,21 @@ from pytorch_lightning import LightningDataModule
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerFast
 
-from lightning_distill.atomic_files import staged_directory
-from lightning_distill.cache_manifest import damage, write_manifest
 from lightning_distill.config.checks import require_bool, require_choice, require_integer
 from lightning_distill.data.featurization import FeaturizationSettings, featurize_batch
 from lightning_distill.data.heldout import check_part, records_of_part
 from lightning_distill.data.samplers import LengthGroupedSampler, SortedByLengthSampler
 from lightning_distill.data.squad_reader import SquadRecord, fingerprint_files, read_squad_files, records_from_hub
+from lightning_distill.data.teacher_logit_cache import TeacherLogits, feature_lengths
 from lightning_distill.errors import ConfigError
-from lightning_distill.training.teacher_logit_cache import TeacherLogits, feature_lengths
+from lightning_distill.storage.atomic_files import staged_directory
+from lightning_distill.storage.cache_manifest import damage, write_manifest
 
 log = logging.getLogger(__name__)
 
 FEATURIZATION_VERSION = 3
 """Bump when featurization code changes what it produces, or the cache's layout, so old caches are not
-reused (2: a manifest of sizes and hashes, lightning_distill.cache_manifest; 3: the tokenizer's segment ids)."""
+reused (2: a manifest of sizes and hashes, lightning_distill.storage.cache_manifest; 3: the tokenizer's segment ids)."""
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "start_positions", "end_positions")
 FEATURE_INDEX = "feature_index"
@@ -339,5 +339,5 @@ def _save_atomically(dataset: datasets.Dataset, path: Path) -> None:
     """Build in a sibling temp dir and rename: readers see the whole cache or none of it."""
     with staged_directory(path) as staging:
         dataset.save_to_disk(str(staging))
-        write_manifest(staging)  # checked on every open (lightning_distill.cache_manifest)
+        write_manifest(staging)  # checked on every open (lightning_distill.storage.cache_manifest)
     log.info("Cached features at %s", path)

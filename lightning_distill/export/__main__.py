@@ -15,12 +15,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lightning_distill.atomic_files import staged_directory, write_json_atomically
 from lightning_distill.config.checks import require_integer
 from lightning_distill.errors import USER_ERROR_EXIT_CODE, ConfigError, ExportError, LightningDistillError
 from lightning_distill.export.exporter import REPORT_FILE, ExportSettings, export_student
 from lightning_distill.export.onnx_model import INT8_GRANULARITIES
 from lightning_distill.export.run_directory import read_run_inputs
+from lightning_distill.storage.atomic_files import staged_directory, write_json_atomically
 
 FORMATS = ("onnx", "pytorch")
 QUANTIZATIONS = ("int8",)

@@ -18,7 +18,6 @@ import torch
 from lightning_distill.data.datamodule import SquadDataModule
 from lightning_distill.data.squad_reader import fingerprint_files
 from lightning_distill.data.tokenizer import load_tokenizer
-from lightning_distill.evaluation.postprocess import score_logits
 from lightning_distill.export.latency import measure_latency, single_input
 from lightning_distill.export.onnx_model import (
     LogitFunction,
@@ -30,6 +29,7 @@ from lightning_distill.export.onnx_model import (
 from lightning_distill.export.run_directory import RunInputs
 from lightning_distill.models.checkpoint import load_qa_model, save_qa_model
 from lightning_distill.portable.model_inputs import BASE_INPUTS, SEGMENT_IDS
+from lightning_distill.squad.postprocess import score_logits
 
 log = logging.getLogger(__name__)
 

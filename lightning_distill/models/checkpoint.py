@@ -26,7 +26,6 @@ from transformers import AutoConfig, AutoModelForQuestionAnswering, PreTrainedMo
 from transformers.dynamic_module_utils import custom_object_save
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, cached_file
 
-from lightning_distill.atomic_files import respect_umask
 from lightning_distill.errors import CheckpointError, first_line
 from lightning_distill.portable.pruned_distilbert import PrunedDistilBertConfig, PrunedDistilBertForQuestionAnswering
 from lightning_distill.portable.question_answering import (
@@ -35,6 +34,7 @@ from lightning_distill.portable.question_answering import (
     SquadQuestionAnsweringPipeline,
     custom_pipeline_entry,
 )
+from lightning_distill.storage.atomic_files import respect_umask
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,13 @@ saved model, so every path feeds a model alike.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 SEGMENT_IDS = "token_type_ids"
 SEGMENT_ID_CONVENTIONS = ("tokenizer", "zeros")
@@ -68,3 +72,11 @@ def forward_inputs(config: Any, batch: Mapping[str, Any], segment_ids: str = "to
             "fine-tuned without them."
         )
     return inputs
+
+
+def qa_logits(
+    model: nn.Module, batch: dict[str, torch.Tensor], segment_ids: str = "tokenizer"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Start/end logits, the model fed the inputs its architecture takes (segment ids as above)."""
+    output = model(**forward_inputs(getattr(model, "config", None), batch, segment_ids))
+    return output.start_logits, output.end_logits

@@ -16,7 +16,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from lightning_distill.data.datamodule import FEATURE_INDEX, TEACHER_END, TEACHER_INPUT_IDS, TEACHER_START
 from lightning_distill.errors import ConfigError
-from lightning_distill.portable.model_inputs import forward_inputs
+from lightning_distill.portable.model_inputs import qa_logits
 from lightning_distill.training.distillation_loss import DistillationLoss, LossParts
 from lightning_distill.training.optimizer import OptimizerSettings, build_adamw
 
@@ -26,13 +26,6 @@ TEACHER_PREFIX = "teacher."
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN/inf: the trial has diverged and more steps would only waste time."""
 
-
-def qa_logits(
-    model: nn.Module, batch: dict[str, torch.Tensor], segment_ids: str = "tokenizer"
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Start/end logits, the model fed the inputs its architecture takes (segment ids: ``portable/model_inputs.py``)."""
-    output = model(**forward_inputs(getattr(model, "config", None), batch, segment_ids))
-    return output.start_logits, output.end_logits
 
 
 class DistillationModule(pl.LightningModule):
@@ -86,7 +79,7 @@ class DistillationModule(pl.LightningModule):
 
     def loss_parts(self, batch: dict[str, torch.Tensor]) -> LossParts:
         """Student forward + loss. Teacher logits come from the batch (the teacher-logit cache,
-        see ``lightning_distill.training.teacher_logit_cache``) when it carries them, else from the live teacher."""
+        see ``lightning_distill.data.teacher_logit_cache``) when it carries them, else from the live teacher."""
         start, end = qa_logits(self.student, batch)
         teacher_start = batch.get(TEACHER_START)
         teacher_end = batch.get(TEACHER_END)

@@ -5,7 +5,7 @@ tokenizer, then models (vocabulary checks), and only then data loading and train
 
 With the teacher-logit cache on (``teacher.cache.enabled``, the default) the teacher is loaded
 only when its cache has to be built, and it never takes part in training: train batches carry
-its cached logits (:mod:`lightning_distill.training.teacher_logit_cache`). :func:`prepare` builds the features and
+its cached logits (:mod:`lightning_distill.data.teacher_logit_cache`). :func:`prepare` builds the features and
 the cache ahead of a sweep so that every trial just reads them.
 """
 
@@ -29,25 +29,25 @@ from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from lightning_distill.atomic_files import write_json_atomically
 from lightning_distill.callbacks.hopeless_trial import HopelessTrialStopping
 from lightning_distill.callbacks.metrics_file import MetricsFile
 from lightning_distill.callbacks.resume_checkpoint import ResumeCheckpoint
 from lightning_distill.config.checks import require_bool, require_integer
+from lightning_distill.config.hub_access import check_hub_reachable
 from lightning_distill.data.datamodule import SquadDataModule
+from lightning_distill.data.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache
 from lightning_distill.errors import ConfigError, LightningDistillError
-from lightning_distill.hub_access import check_hub_reachable
+from lightning_distill.loggers.sigopt_logger import SigOptLogger, require_token
 from lightning_distill.models.student import StudentBuild, build_student, check_student_settings
 from lightning_distill.models.teacher_fingerprint import teacher_fingerprint
 from lightning_distill.models.vocabulary import check_checkpoint_tokenizer
 from lightning_distill.models.vocabulary_trim import VocabularySettings, corpus_texts, trim_vocabulary
 from lightning_distill.models.weight_transfer import SeedReport
 from lightning_distill.portable.model_inputs import check_convention
-from lightning_distill.sigopt_logger import SigOptLogger, require_token
+from lightning_distill.storage.atomic_files import write_json_atomically
 from lightning_distill.training.distillation_module import DistillationModule
 from lightning_distill.training.precision import resolve_precision
 from lightning_distill.training.quiet import quiet_down
-from lightning_distill.training.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache
 from lightning_distill.training.teacher_score import score_teacher
 
 log = logging.getLogger(__name__)

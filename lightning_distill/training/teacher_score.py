@@ -26,11 +26,10 @@ from filelock import FileLock
 from torch import nn
 from torch.utils.data import DataLoader
 
-from lightning_distill.atomic_files import write_json_atomically
 from lightning_distill.data.datamodule import SquadDataModule
-from lightning_distill.evaluation.postprocess import score_logits
-from lightning_distill.portable.model_inputs import BASE_INPUTS, SEGMENT_IDS
-from lightning_distill.training.distillation_module import qa_logits
+from lightning_distill.portable.model_inputs import BASE_INPUTS, SEGMENT_IDS, qa_logits
+from lightning_distill.squad.postprocess import score_logits
+from lightning_distill.storage.atomic_files import write_json_atomically
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ for cells in "$CELLS" "$OPTIONAL_CELLS"; do
         status=$?
         echo "$(date -u +%FT%TZ) FAILED $run_dir (exit $status); going on"
       fi
-      python -m lightning_distill.evaluation.report "$STUDY_DIR" --out "$REPORT_DIR" --title "Offline distillation study" \
+      python -m lightning_distill.search.report "$STUDY_DIR" --out "$REPORT_DIR" --title "Offline distillation study" \
         || echo "report failed; the runs are intact"
     done
   done

@@ -4,7 +4,7 @@
     python docs/results/offline-search/summarize.py --out-dir outputs/offline-search-narrow \
         --results-dir docs/results/offline-search-narrow --title "..."   # another set of these sweeps
 
-1. exports the Optuna studies (random, nsga2) as sweep directories (lightning_distill.evaluation.optuna_sweep);
+1. exports the Optuna studies (random, nsga2) as sweep directories (lightning_distill.search.optuna_sweep);
 2. runs the report over lite, random and NSGA-II with the 6L/12H baseline point (fronts, hypervolume vs
    observations, trial times, frontier students, failures) into docs/results/offline-search/report/;
    (the baseline's published metrics and split-B row are this folder's, whatever --results-dir says);
@@ -12,7 +12,7 @@
    after the previous batch's tell);
 4. resumes: what each sweep started more than once, lost or repeated;
 5. with --rescore: every frontier student and the baseline re-scored on all of split B
-   (lightning_distill.evaluation.rescore, data.max_eval_examples=null; resumable, one at a time);
+   (lightning_distill.search.rescore, data.max_eval_examples=null; resumable, one at a time);
 6. the issue's targets against the baseline; summary.md and the CSVs behind every table.
 
 The sweeps' small files (observations, pareto.json, lite's journal) are copied to sweeps/<name>/ with
@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from lightning_distill.evaluation.optuna_sweep import export
-from lightning_distill.evaluation.report import load_baseline, write_report
+from lightning_distill.search.optuna_sweep import export
+from lightning_distill.search.report import load_baseline, write_report
 
 STUDIES = {"random": "offline-minilm-random", "nsga2": "offline-minilm"}
 BASELINE = "baseline-L6H12"
@@ -158,7 +158,7 @@ def _log_lines(path: Path) -> list[str]:
 
 
 def rescore_frontier(out: Path, sweeps: dict[str, Path], results: Path) -> list[dict[str, Any]]:
-    from lightning_distill.evaluation.rescore import rescore
+    from lightning_distill.search.rescore import rescore
 
     todo = [("baseline", "-", out / BASELINE, None)]
     for name, sweep in sweeps.items():

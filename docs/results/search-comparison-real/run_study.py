@@ -108,7 +108,7 @@ def lite_command(sweep_dir: Path, seed: int, budget: int, warm: list[str]) -> li
 def finished_new_trials(storage: str, study: str) -> int:
     import optuna
 
-    from lightning_distill.optuna_warm_start import WARM_START_ATTR
+    from lightning_distill.search.optuna_warm_start import WARM_START_ATTR
 
     try:
         trials = optuna.load_study(study_name=study, storage=storage).get_trials(deepcopy=False)

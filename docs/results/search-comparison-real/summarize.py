@@ -5,7 +5,7 @@ strategy that served each suggestion and the training time early stopping saved.
 
 Reads the queue's sweeps (``run_study.py``; ``--outputs``: where it ran, default ``outputs/search-comparison-real``):
 lite's sweep directories as they are, the Optuna studies exported into the sweeper's format first
-(``lightning_distill.evaluation.optuna_sweep``). Writes ``summary.md``, ``hypervolume.csv`` and each sweep's
+(``lightning_distill.search.optuna_sweep``). Writes ``summary.md``, ``hypervolume.csv`` and each sweep's
 ``observations.csv`` / ``pareto.json`` under ``sweeps/`` here. Works on a partial study: a missing or unfinished
 sweep is listed as such.
 
@@ -29,8 +29,8 @@ sys.path.insert(0, str(HERE))
 from run_study import BUDGET, OPTUNA_PRESET, SEARCHERS, SEEDS, WARM_RANDOM
 
 from hydra_plugins.sigopt_sweeper.api import read_sweep
-from lightning_distill.evaluation.hypervolume import hypervolume
-from lightning_distill.evaluation.report import early_stop_line, load_sweep, strategy_line
+from lightning_distill.search.hypervolume import hypervolume
+from lightning_distill.search.report import early_stop_line, load_sweep, strategy_line
 
 THRESHOLD = 48.62
 SIZE_MARGIN = 1.1
@@ -42,7 +42,7 @@ def sweep_dir(outputs: Path, name: str) -> Path | None:
     searcher = name.split("-")[0]
     if searcher not in OPTUNA_PRESET:
         return outputs / name if (outputs / name / "observations.jsonl").is_file() else None
-    from lightning_distill.evaluation.optuna_sweep import export
+    from lightning_distill.search.optuna_sweep import export
 
     db, parts = outputs / f"{name}.db", sorted((outputs / name).glob("part-*"))
     if not db.is_file() or not parts:

@@ -6,7 +6,7 @@
 Every cell is one ``train.py`` run of the offline search's trial recipe (``experiment=offline_search``:
 3,000 training questions, 1 epoch, the reference MiniLM teacher) evaluated on **all** of split B
 (``data.max_eval_examples=null``), then scored under the held-out protocol
-(``python -m lightning_distill.evaluation.heldout``: the null threshold calibrated on select, the
+(``python -m lightning_distill.squad.heldout_scores``: the null threshold calibrated on select, the
 numbers reported on test). ``+trainer.max_steps=0`` cells are evaluation only (a pruned or trimmed
 teacher, untrained). A cell whose ``heldout.json`` exists is done; a stopped queue continues where it
 stopped. Cells run in the order below (most needed first); ``--only NAME ...`` runs just those.
@@ -93,7 +93,7 @@ def run_cell(name: str, overrides: list[str]) -> int:
     with open(run_dir / "driver.log", "a") as log:
         code = subprocess.call(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         if code == 0:
-            code = subprocess.call([sys.executable, "-m", "lightning_distill.evaluation.heldout", str(run_dir), "--data", str(SPLIT_B)],
+            code = subprocess.call([sys.executable, "-m", "lightning_distill.squad.heldout_scores", str(run_dir), "--data", str(SPLIT_B)],
                                    cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     return code
 

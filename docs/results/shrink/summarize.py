@@ -7,7 +7,7 @@ Per cell, ``cells/<cell>/`` keeps what every number is computed from: ``best_non
 ``null_odds.json.gz`` (the evaluation on all of split B), ``heldout.json`` (select/test scores),
 ``metrics.json`` (the run's own final record, incl. num_params and the int8 ONNX size),
 ``seeding_report.json.gz`` (seeding, FFN neurons kept, vocabulary) and ``command.txt``. ``--recompute`` re-scores every published cell from those files with
-``lightning_distill.evaluation.heldout`` and checks the committed ``heldout.json`` against it.
+``lightning_distill.squad.heldout_scores`` and checks the committed ``heldout.json`` against it.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def publish() -> None:
 
 
 def recompute() -> int:
-    from lightning_distill.evaluation.heldout import score_directory
+    from lightning_distill.squad.heldout_scores import score_directory
 
     mismatches = 0
     for cell in sorted(CELLS.iterdir()):

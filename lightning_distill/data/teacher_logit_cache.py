@@ -9,7 +9,7 @@ are computed once (fp32, batches of similar length, dynamic padding) and stored 
                                           features concatenated in dataset order; memory-mapped
         offsets.npy   (n_features + 1,)  feature i owns rows offsets[i]:offsets[i + 1]
         meta.json     the key's ingredients, storage dtype, sizes
-        manifest.json every file's size and SHA-256 (lightning_distill.cache_manifest), written last
+        manifest.json every file's size and SHA-256 (lightning_distill.storage.cache_manifest), written last
 
 ``key`` hashes the cache format version, the teacher fingerprint
 (:mod:`lightning_distill.models.teacher_fingerprint`), the segment-id convention the teacher is fed with
@@ -52,11 +52,11 @@ import torch
 from filelock import FileLock
 from torch import nn
 
-from lightning_distill.atomic_files import staged_directory
-from lightning_distill.cache_manifest import damage, verify, write_manifest
 from lightning_distill.config.checks import require_bool, require_choice, require_integer
 from lightning_distill.errors import ConfigError, DataError
 from lightning_distill.portable.model_inputs import SEGMENT_IDS, forward_inputs
+from lightning_distill.storage.atomic_files import staged_directory
+from lightning_distill.storage.cache_manifest import damage, verify, write_manifest
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""``python -m lightning_distill.evaluation.report DIR [DIR ...] --out OUT``: runs and sweeps to ``report.md`` + PNGs.
+"""``python -m lightning_distill.search.report DIR [DIR ...] --out OUT``: runs and sweeps to ``report.md`` + PNGs.
 
 Every DIR may be a run directory (``metrics.json``/``metrics.csv``), a sweep directory
 (``observations.jsonl``/``journal.jsonl`` of ``hydra/sweeper=sigopt``), or any directory above
@@ -15,7 +15,7 @@ that could not be used is listed under "Skipped" with the reason.
   every sweep overlaid, the threshold line and the baseline point (the sweep's own, or a run given
   with ``--baseline``); hypervolume after each observation (reference point stated); the trial
   times; one panel per searched parameter against the score; the frontier students and the failed
-  trials as tables. Optuna searches are read after ``lightning_distill.evaluation.optuna_sweep``
+  trials as tables. Optuna searches are read after ``lightning_distill.search.optuna_sweep``
   has written them as sweep directories.
 
 Plots use matplotlib's Agg backend (no display needed).
@@ -41,7 +41,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from hydra_plugins.sigopt_sweeper.api import STOPPED_EARLY, SWEEP_FILE_NAMES, read_sweep
-from lightning_distill.evaluation.hypervolume import hypervolume_curve
+from lightning_distill.search.hypervolume import hypervolume_curve
 
 RUN_FILES = ("metrics.json", "metrics.csv")
 CURVE_METRICS = ("exact", "f1", "HasAns_exact", "NoAns_exact")
@@ -827,7 +827,7 @@ def _relative(path: str, start: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lightning_distill.evaluation.report", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lightning_distill.search.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("dirs", nargs="+", type=Path, help="run directories, sweep directories, or directories above them")
     parser.add_argument("--out", type=Path, required=True, help="directory for report.md, PNGs and CSVs")
     parser.add_argument("--title", default="lightning-distill report")
@@ -838,7 +838,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         baseline = load_baseline(args.baseline) if args.baseline else None
     except ValueError as error:
         parser.error(str(error))
-    command = "python -m lightning_distill.evaluation.report " + " ".join(str(p) for p in args.dirs) + f" --out {args.out}"
+    command = "python -m lightning_distill.search.report " + " ".join(str(p) for p in args.dirs) + f" --out {args.out}"
     command += f" --baseline {args.baseline}" if args.baseline else ""
     report = write_report(args.dirs, args.out, args.title, command, baseline)
     print(f"wrote {report}")

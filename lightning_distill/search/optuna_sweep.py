@@ -1,8 +1,8 @@
-"""``python -m lightning_distill.evaluation.optuna_sweep STORAGE STUDY JOBS_DIR [JOBS_DIR ...] --out OUT``.
+"""``python -m lightning_distill.search.optuna_sweep STORAGE STUDY JOBS_DIR [JOBS_DIR ...] --out OUT``.
 
 An Optuna search run by hydra-optuna-sweeper (``hparams_search=optuna_*``), written as a sweep
 directory (``observations.jsonl``/``.csv``, ``pareto.json``) in the sigopt sweeper's own format, so
-``python -m lightning_distill.evaluation.report`` overlays it with lite/api sweeps.
+``python -m lightning_distill.search.report`` overlays it with lite/api sweeps.
 
 Why a converter: hydra-optuna-sweeper keeps a trial's parameters, objective values and state in
 Optuna's storage and everything else (the stored metrics, the student, the log) in the trial's run
@@ -34,7 +34,6 @@ from typing import Any
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-import lightning_distill  # noqa: F401  (the project's config resolvers: the jobs' configs use them)
 from hydra_plugins.sigopt_sweeper.api import (
     COMPLETED,
     FAILED,
@@ -45,7 +44,9 @@ from hydra_plugins.sigopt_sweeper.api import (
     write_pareto,
 )
 from lightning_distill.errors import USER_ERROR_EXIT_CODE, DataError
-from lightning_distill.optuna_warm_start import WARM_START_ATTR  # trials added from earlier sweeps: not this sweep's
+from lightning_distill.search.optuna_warm_start import (
+    WARM_START_ATTR,  # trials added from earlier sweeps: not this sweep's
+)
 
 RELATIVE_TOLERANCE = 1e-9
 """Parameters are matched as numbers: an override string and Optuna's float can differ in the last digit."""
@@ -229,7 +230,7 @@ def export(storage: str, study_name: str, jobs_dirs: Sequence[Path], out: Path) 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lightning_distill.evaluation.optuna_sweep", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lightning_distill.search.optuna_sweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("storage", help="Optuna storage URL, e.g. sqlite:///outputs/offline-search/random.db")
     parser.add_argument("study", help="study name (hydra.sweeper.study_name)")
     parser.add_argument("jobs_dirs", nargs="+", type=Path, help="the sweep folders (hydra.sweep.dir) of every start")

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from lightning_distill.atomic_files import write_json_atomically
-from lightning_distill.evaluation.squad_metrics import squad_v2_metrics
 from lightning_distill.portable.answer_spans import NO_SPAN_NULL_ODDS, Answer, answer_question
+from lightning_distill.squad.squad_metrics import squad_v2_metrics
+from lightning_distill.storage.atomic_files import write_json_atomically
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ PREDICTIONS_FILE = "predictions.json"
 NULL_ODDS_FILE = "null_odds.json"
 BEST_NON_NULL_FILE = "best_non_null.json"
 """Each question's best span even where the run abstained: with null_odds.json, what scoring at any other null
-threshold needs (lightning_distill.evaluation.heldout); predictions.json alone cannot un-abstain."""
+threshold needs (lightning_distill.squad.heldout_scores); predictions.json alone cannot un-abstain."""
 
 
 @dataclass

@@ -37,9 +37,9 @@ from pytorch_lightning.loggers.logger import Logger, rank_zero_experiment
 from pytorch_lightning.utilities import rank_zero_only
 
 from hydra_plugins.sigopt_sweeper.api import ensure_project
-from lightning_distill.atomic_files import write_json_atomically
 from lightning_distill.config.checks import require_integer
 from lightning_distill.errors import ConfigError, first_line
+from lightning_distill.storage.atomic_files import write_json_atomically
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

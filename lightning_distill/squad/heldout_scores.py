@@ -1,4 +1,4 @@
-"""``python -m lightning_distill.evaluation.heldout DIR [DIR ...] --data EVAL.json``: held-out numbers.
+"""``python -m lightning_distill.squad.heldout_scores DIR [DIR ...] --data EVAL.json``: held-out numbers.
 
 Scores an evaluation over *all* questions of ``EVAL.json`` (a run with ``data.eval_part=null``, or a
 re-score of a saved student) under the held-out protocol (:mod:`lightning_distill.data.heldout`):
@@ -25,12 +25,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lightning_distill.atomic_files import write_json_atomically
 from lightning_distill.data.heldout import PARTS, SELECT, TEST, article_question_counts, partition_articles
 from lightning_distill.data.squad_reader import read_squad_files
 from lightning_distill.errors import USER_ERROR_EXIT_CODE, DataError, LightningDistillError
-from lightning_distill.evaluation.postprocess import BEST_NON_NULL_FILE, NULL_ODDS_FILE
-from lightning_distill.evaluation.squad_metrics import squad_v2_metrics
+from lightning_distill.squad.postprocess import BEST_NON_NULL_FILE, NULL_ODDS_FILE
+from lightning_distill.squad.squad_metrics import squad_v2_metrics
+from lightning_distill.storage.atomic_files import write_json_atomically
 
 HELDOUT_FILE = "heldout.json"
 DEFAULT_THRESHOLD = 0.0
@@ -65,7 +65,7 @@ def heldout_metrics(
         raise DataError(
             f"the evaluation lacks {len(missing)} of {sum(map(len, gold.values()))} questions (e.g. {missing[0]}): "
             "held-out scoring needs every question of the data. Re-score the student on all of it: python -m "
-            "lightning_distill.evaluation.rescore RUN_DIR --out OUT data.eval_part=null data.max_eval_examples=null"
+            "lightning_distill.search.rescore RUN_DIR --out OUT data.eval_part=null data.max_eval_examples=null"
         )
 
     def at(part: str, threshold: float) -> dict[str, float]:
@@ -101,7 +101,7 @@ def score_directory(directory: Path, data: Sequence[Path]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lightning_distill.evaluation.heldout", description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(prog="python -m lightning_distill.squad.heldout_scores", description=__doc__.split("\n\n")[1])
     parser.add_argument("directories", type=Path, nargs="+", help="run or re-score directories evaluated on all of --data")
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="the SQuAD 2.0 JSON file(s) they were evaluated on")
     parser.add_argument("--out", type=Path, help=f"where to write (one directory only; default DIR/{HELDOUT_FILE})")

@@ -1,4 +1,4 @@
-"""``python -m lightning_distill.evaluation.rescore RUN_DIR --out OUT [KEY=VALUE ...]``.
+"""``python -m lightning_distill.search.rescore RUN_DIR --out OUT [KEY=VALUE ...]``.
 
 Scores a finished run's saved student again, with the run's own evaluation (featurization,
 post-processing, SQuAD 2.0 metrics incl. best_f1, parameter count, inference time) on other
@@ -25,9 +25,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-import lightning_distill  # noqa: F401  (registers the config resolvers)
-from lightning_distill.atomic_files import write_json_atomically
 from lightning_distill.errors import USER_ERROR_EXIT_CODE, LightningDistillError
+from lightning_distill.storage.atomic_files import write_json_atomically
 
 STUDENT_DIR = "student"
 TOKENIZER_FILE = "tokenizer.json"
@@ -89,7 +88,7 @@ def rescore(run_dir: Path, out: Path, overrides: Sequence[str] = ()) -> dict[str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lightning_distill.evaluation.rescore", description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(prog="python -m lightning_distill.search.rescore", description=__doc__.split("\n\n")[1])
     parser.add_argument("run_dir", type=Path, help="a finished run (or sweep trial) directory with .hydra/ and student/")
     parser.add_argument("--out", type=Path, required=True, help="directory for metrics.json, predictions.json, null_odds.json")
     parser.add_argument("overrides", nargs="*", help="KEY=VALUE changes to the run's config, e.g. data.max_eval_examples=null")

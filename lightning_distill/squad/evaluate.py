@@ -1,4 +1,4 @@
-"""``python -m lightning_distill.evaluation.evaluate``: the official SQuAD 2.0 evaluator's command line, offline.
+"""``python -m lightning_distill.squad.evaluate``: the official SQuAD 2.0 evaluator's command line, offline.
 
 Same arguments and output as ``evaluate-v2.0.py`` (metrics as JSON on stdout), so a run's
 ``predictions.json`` / ``null_odds.json`` can be re-scored without the hub. A bad input file is a
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lightning_distill.errors import USER_ERROR_EXIT_CODE, DataError
-from lightning_distill.evaluation.squad_metrics import (
+from lightning_distill.squad.squad_metrics import (
     load_gold_answers,
     load_na_probs,
     load_predictions,
@@ -25,7 +25,7 @@ from lightning_distill.evaluation.squad_metrics import (
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m lightning_distill.evaluation.evaluate", description="Official SQuAD 2.0 evaluation, offline."
+        prog="python -m lightning_distill.squad.evaluate", description="Official SQuAD 2.0 evaluation, offline."
     )
     parser.add_argument("data_file", metavar="DATA.json", help="gold data in the official SQuAD 2.0 JSON format")
     parser.add_argument("pred_file", metavar="PREDICTIONS.json", help='{question id: answer text, "" for no answer}')

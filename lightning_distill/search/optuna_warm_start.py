@@ -95,7 +95,7 @@ def _constraint(sweeper: DictConfig) -> Any:
     objective values; None for a preset without one."""
     from types import SimpleNamespace
 
-    from lightning_distill.search_constraints import metric_threshold
+    from lightning_distill.search.constraints import metric_threshold
 
     settings = sweeper.get("sampler", {}).get("constraints_func")
     if settings is None:
