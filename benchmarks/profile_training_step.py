@@ -21,10 +21,12 @@ import torch
 from hydra import compose, initialize_config_dir
 
 import lightning_distill  # noqa: F401  (registers the config resolvers)
+from lightning_distill.config.instantiate import instantiate
 from lightning_distill.config.resolvers import PROJECT_ROOT
 from lightning_distill.training.distillation_module import DistillationModule
 from lightning_distill.training.optimizer import build_adamw
-from lightning_distill.training.pipeline import TeacherSetup, instantiate, student_build_config
+from lightning_distill.training.student_setup import student_build_config
+from lightning_distill.training.teacher_setup import TeacherSetup
 
 DEFAULT_OVERRIDES = [
     "experiment=offline",

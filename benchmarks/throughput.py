@@ -52,6 +52,7 @@ import torch
 from omegaconf import OmegaConf
 
 import lightning_distill  # noqa: F401  (registers the config resolvers)
+from lightning_distill.config.instantiate import instantiate
 from lightning_distill.config.resolvers import PROJECT_ROOT, package_path
 from lightning_distill.data.datamodule import FEATURE_INDEX, MODEL_INPUTS, TEACHER_END, TEACHER_START, SquadDataModule
 from lightning_distill.data.samplers import LengthGroupedSampler
@@ -60,8 +61,8 @@ from lightning_distill.models.teacher_fingerprint import checkpoint_file_digests
 from lightning_distill.portable.model_inputs import forward_inputs
 from lightning_distill.training.distillation_module import DistillationModule
 from lightning_distill.training.optimizer import build_adamw
-from lightning_distill.training.pipeline import instantiate, student_build_config
 from lightning_distill.training.precision import resolve_precision
+from lightning_distill.training.student_setup import student_build_config
 
 CONF_DIR = PROJECT_ROOT / "conf"
 DEFAULTS_FILE = Path(__file__).resolve().parent / "conf" / "throughput.yaml"
@@ -232,7 +233,7 @@ def load_benchmark_teacher(
         config = {"_target_": "lightning_distill.models.teacher.load_teacher", "name_or_path": path}
         return load_teacher(path, vocab_size), f"{path} (real QA teacher)", teacher_fingerprint(config)
     if source == "config":
-        from lightning_distill.training.pipeline import teacher_loader_config
+        from lightning_distill.training.teacher_setup import teacher_loader_config
 
         config = teacher_loader_config(cfg)
         if config is None:

@@ -11,6 +11,7 @@ import torch
 from test_teacher_cache import smoke_cfg
 
 from lightning_distill.callbacks import SquadEvaluation
+from lightning_distill.config.instantiate import instantiate
 from lightning_distill.data.datamodule import FEATURE_INDEX, MODEL_INPUTS
 from lightning_distill.data.samplers import LengthGroupedSampler, SortedByLengthSampler
 from lightning_distill.errors import ConfigError
@@ -19,7 +20,7 @@ from lightning_distill.models.teacher import build_random_teacher
 from lightning_distill.training.distillation_loss import DistillationLoss
 from lightning_distill.training.distillation_module import DistillationModule
 from lightning_distill.training.optimizer import OptimizerSettings
-from lightning_distill.training.pipeline import instantiate, train
+from lightning_distill.training.pipeline import train
 
 
 def _datamodule(tmp_path, tokenizer, *overrides):

@@ -2,7 +2,7 @@
 
 ``hydra_plugins/sigopt_sweeper/`` imports nothing from ``lightning_distill`` (what it needs is its own or comes in
 through its settings, e.g. an application's infrastructure errors carry ``api.INFRASTRUCTURE_MARKER``), so it can be
-read, tested and released alone; ``lightning_distill``, ``benchmarks`` and ``train.py`` import only
+read, tested and released alone; ``lightning_distill``, ``benchmarks``, ``studies`` and ``train.py`` import only
 ``hydra_plugins.sigopt_sweeper.api`` of it, never a private ``_`` module. Checked on the source, statically.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = REPO_ROOT / "hydra_plugins" / "sigopt_sweeper"
-LIBRARY_SIDE = [REPO_ROOT / "lightning_distill", REPO_ROOT / "benchmarks", REPO_ROOT / "train.py"]
+LIBRARY_SIDE = [REPO_ROOT / "lightning_distill", REPO_ROOT / "benchmarks", REPO_ROOT / "studies", REPO_ROOT / "train.py"]
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:

@@ -10,27 +10,53 @@ from conftest import REPO_ROOT
 from lightning_distill.search.constraints import metric_threshold
 
 
+def search(threshold: float | None, size_threshold: float | None = None) -> list[dict]:
+    return [{"name": "best_f1", "objective": "maximize", "strategy": "optimize", "threshold": threshold},
+            {"name": "exact", "objective": "maximize", "strategy": "store", "threshold": 99.0},  # stored: no constraint
+            {"name": "num_params", "objective": "minimize", "strategy": "optimize", "threshold": size_threshold}]  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    ("values", "objective", "expected"),
+    ("values", "expected"),
     [
-        ([49.35, 1e7], "maximize", -1.0),  # one point above the threshold: feasible
-        ([48.35, 1e7], "maximize", 0.0),  # at it: feasible, as SigOpt's inclusive threshold
-        ([47.35, 1e7], "maximize", 1.0),  # below: infeasible by its distance
-        ([47.35, 1e7], "minimize", -1.0),
+        ([49.35, 1e7], -1.0),  # one point above the threshold: feasible
+        ([48.35, 1e7], 0.0),  # at it: feasible, as SigOpt's inclusive threshold
+        ([47.35, 1e7], 1.0),  # below: infeasible by its distance
     ],
 )
-def test_threshold_constraint_sign_follows_the_objective(values, objective, expected):
-    trial = SimpleNamespace(values=values)
-    assert metric_threshold(trial, index=0, threshold=48.35, objective=objective) == [pytest.approx(expected)]
+def test_threshold_constraint_of_a_maximized_metric(values, expected):
+    assert metric_threshold(SimpleNamespace(values=values), metrics=search(48.35)) == [pytest.approx(expected)]
+
+
+def test_a_minimized_metric_s_threshold_is_met_below_it_and_indexed_among_the_optimized():
+    constraint = metric_threshold(SimpleNamespace(values=[50.0, 8e6]), metrics=search(48.35, size_threshold=1e7))
+    assert constraint == [pytest.approx(-1.65), pytest.approx(-2e6)]
+
+
+def test_no_threshold_no_constraint():
+    assert metric_threshold(SimpleNamespace(values=[1.0, 2.0]), metrics=search(None)) == []
 
 
 def test_a_failed_trial_is_infeasible():
-    assert metric_threshold(SimpleNamespace(values=None), index=0, threshold=48.35) == [float("inf")]
+    assert metric_threshold(SimpleNamespace(values=None), metrics=search(48.35)) == [float("inf")]
 
 
-def test_an_unknown_objective_is_refused():
-    with pytest.raises(ValueError, match="objective='up'"):
-        metric_threshold(SimpleNamespace(values=[1.0]), index=0, threshold=0.0, objective="up")
+def test_a_reversed_objective_is_refused_naming_the_key():
+    from lightning_distill.errors import ConfigError
+
+    reversed_size = search(48.35)
+    reversed_size[2]["objective"] = "maximize"
+    with pytest.raises(ConfigError, match=r"search.metrics\[2\].objective='maximize'.*set objective: minimize"):
+        metric_threshold(SimpleNamespace(values=[1.0, 2.0]), metrics=reversed_size)
+
+
+def test_an_unknown_optimized_metric_is_refused_naming_the_key():
+    from lightning_distill.errors import ConfigError
+
+    typo = search(48.35)
+    typo[0]["name"] = "best_f"
+    with pytest.raises(ConfigError, match=r"search.metrics\[0\].name='best_f' is not a metric"):
+        metric_threshold(SimpleNamespace(values=[1.0, 2.0]), metrics=typo)
 
 
 def _offline_sampler(preset: str):

@@ -16,7 +16,8 @@ from lightning_distill.errors import ConfigError, DataError
 from lightning_distill.models.teacher import build_random_teacher
 from lightning_distill.models.teacher_fingerprint import teacher_fingerprint
 from lightning_distill.training.distillation_loss import DistillationLoss
-from lightning_distill.training.pipeline import TeacherSetup, prepare, train
+from lightning_distill.training.pipeline import prepare, train
+from lightning_distill.training.teacher_setup import TeacherSetup
 
 STORAGE_RTOL = {"float16": 2**-10, "bfloat16": 2**-7, "float32": 1e-5}
 """Relative rounding of each storage dtype (one ulp, with margin), on top of ABS_TOL."""
@@ -31,7 +32,7 @@ def smoke_cfg(tmp_path, *overrides):
 
 
 def datamodule_for(cfg, tokenizer) -> SquadDataModule:
-    from lightning_distill.training.pipeline import instantiate
+    from lightning_distill.config.instantiate import instantiate
 
     return instantiate(cfg.data, tokenizer=tokenizer)
 

@@ -124,7 +124,7 @@ def test_reference_teacher_loads_as_configured(tmp_path):
     assert cfg.teacher.name_or_path == cfg.paths.reference_teacher_dir
     if not (Path(cfg.teacher.name_or_path) / "model.safetensors").is_file():
         pytest.skip(f"the shared reference teacher is not at {cfg.teacher.name_or_path}")
-    from lightning_distill.training.pipeline import teacher_loader_config
+    from lightning_distill.training.teacher_setup import teacher_loader_config
 
     assert cfg.teacher.segment_ids == "zeros"  # fed as it was trained (its README: without segment ids)
     tokenizer = instantiate(cfg.tokenizer)
@@ -182,8 +182,9 @@ def test_smoke_run_end_to_end(tmp_path, squad_dir):
     run = tmp_path / "run"
     metrics = json.loads((run / "metrics.json").read_text())["final"]
     for name in ("exact", "f1", "HasAns_exact", "NoAns_exact", "best_f1_thresh", "val_loss", "train/loss",
-                 "train/soft_loss", "train/hard_loss", "num_params", "inference_time", "eval_loop_time"):
+                 "train/soft_loss", "train/hard_loss", "num_params", "inference_time", "eval_loop_time", "train_time"):
         assert name in metrics, name
+    assert 0 < metrics["train_time"] < elapsed  # training steps only: less than the whole run
     predictions = json.loads((run / "predictions.json").read_text())
     null_odds = json.loads((run / "null_odds.json").read_text())
     assert len(predictions) == len(null_odds) == metrics["total"] == 32

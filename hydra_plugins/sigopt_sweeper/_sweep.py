@@ -89,7 +89,7 @@ class SigOptSweep:
             pool = make_pool(
                 self.launcher,
                 self.config,
-                settings.parallelism,
+                spec.parallel_bandwidth,
                 sweep_dir,
                 self.hydra_context,
                 self.task,
@@ -155,8 +155,8 @@ def _start(driver: Driver, journal: Journal, settings: DictConfig, spec: Experim
         driver.name,
         experiment_id,
         len(spec.space.parameters),
-        settings.budget,
-        settings.parallelism,
+        spec.budget,
+        spec.parallel_bandwidth,
         sweep_dir,
     )
     return state
@@ -297,7 +297,7 @@ class RunningSweep:
         self._report()
 
     def _budget_left(self) -> bool:
-        return len(self.observations) + len(self.in_flight) < self.settings.budget
+        return len(self.observations) + len(self.in_flight) < self.spec.budget
 
     def _pending(self) -> list[dict[str, Any]]:
         return [trial.assignments for trial in self.in_flight.values()]
@@ -401,7 +401,7 @@ class RunningSweep:
                 observation.trial,
                 observation.status,
                 len(self.observations),
-                self.settings.budget,
+                self.spec.budget,
                 f": {observation.reason}" if observation.reason else f": {observation.values}",
             )
         self._write_results(final=False)
@@ -485,7 +485,7 @@ class RunningSweep:
         if not final:
             return
         plot_pareto(self.sweep_dir, observations, front, metrics, self.baseline)
-        if self.settings.keep_checkpoints == KeepCheckpoints.pareto.value and len(observations) >= self.settings.budget:
+        if self.settings.keep_checkpoints == KeepCheckpoints.pareto.value and len(observations) >= self.spec.budget:
             if front:
                 removed = delete_off_front(observations, front, self.settings.checkpoint_dir)
                 log.info("Deleted %d checkpoints off the Pareto front (keep_checkpoints=pareto)", removed)

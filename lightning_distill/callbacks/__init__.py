@@ -8,5 +8,6 @@ from lightning_distill.callbacks.parameter_count import ParameterCount
 from lightning_distill.callbacks.resume_checkpoint import ResumeCheckpoint
 from lightning_distill.callbacks.squad_evaluation import SquadEvaluation
 from lightning_distill.callbacks.student_checkpoint import StudentCheckpoint
+from lightning_distill.callbacks.training_time import TrainingTime
 
-__all__ = ["HopelessTrialStopping", "InferenceTime", "MetricsFile", "OnnxDeployment", "ParameterCount", "ResumeCheckpoint", "SquadEvaluation", "StudentCheckpoint"]
+__all__ = ["HopelessTrialStopping", "InferenceTime", "MetricsFile", "OnnxDeployment", "ParameterCount", "ResumeCheckpoint", "SquadEvaluation", "StudentCheckpoint", "TrainingTime"]

@@ -17,6 +17,7 @@ import pytorch_lightning as pl
 import torch
 
 from lightning_distill.config.checks import require_integer
+from lightning_distill.metrics import INFERENCE_TIME
 from lightning_distill.portable.model_inputs import forward_inputs
 
 MS_PER_SECOND = 1000.0
@@ -66,4 +67,4 @@ class InferenceTime(pl.Callback):
         pl_module.log("eval_loop_time", time.perf_counter() - self._loop_start)
         if self.ms_per_example is None:  # the architecture is fixed: measuring once is enough
             self.ms_per_example = self.measure(trainer, pl_module.student)
-        pl_module.log("inference_time", self.ms_per_example)
+        pl_module.log(INFERENCE_TIME.name, self.ms_per_example)

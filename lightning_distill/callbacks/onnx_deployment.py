@@ -23,10 +23,11 @@ import torch
 from lightning_distill.config.checks import require_integer
 from lightning_distill.export.latency import measure_latency, single_input
 from lightning_distill.export.onnx_model import export_onnx, onnx_logits, quantize_int8
+from lightning_distill.metrics import INFERENCE_TIME_ONNX, ONNX_INT8_SIZE_MB
 
 BYTES_PER_MB = 1_000_000
-LATENCY_METRIC = "inference_time_onnx"
-SIZE_METRIC = "onnx_int8_size_mb"
+LATENCY_METRIC = INFERENCE_TIME_ONNX.name
+SIZE_METRIC = ONNX_INT8_SIZE_MB.name
 
 
 class OnnxDeployment(pl.Callback):

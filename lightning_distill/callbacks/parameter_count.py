@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 
+from lightning_distill.metrics import NUM_PARAMS
 from lightning_distill.models.student import count_trainable_parameters
 
 
@@ -19,4 +20,4 @@ class ParameterCount(pl.Callback):
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.num_params is None:  # validation without fitting (a saved student re-scored)
             self.num_params = count_trainable_parameters(pl_module.student)
-        pl_module.log("num_params", float(self.num_params))
+        pl_module.log(NUM_PARAMS.name, float(self.num_params))

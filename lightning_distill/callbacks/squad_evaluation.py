@@ -14,6 +14,7 @@ import numpy as np
 import pytorch_lightning as pl
 
 from lightning_distill.config.checks import require_integer
+from lightning_distill.metrics import EXACT, F1
 from lightning_distill.squad.postprocess import score_logits, write_predictions
 
 
@@ -66,4 +67,4 @@ class SquadEvaluation(pl.Callback):
         )
         write_predictions(predictions, self.output_dir)
         for name, value in self.metrics.items():
-            pl_module.log(name, float(value), prog_bar=name in ("exact", "f1"))
+            pl_module.log(name, float(value), prog_bar=name in (EXACT.name, F1.name))

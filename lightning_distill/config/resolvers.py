@@ -10,10 +10,12 @@ from __future__ import annotations
 import importlib.resources
 import importlib.util
 from pathlib import Path
+from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lightning_distill.errors import ConfigError
+from lightning_distill.metrics import check_search_metrics, optimized
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,9 +50,28 @@ def is_search_trial() -> bool:
     return is_multirun() and str(HydraConfig.get().sweeper.get("_target_", "")) != BASIC_SWEEPER
 
 
+def _search_metrics(metrics: Any) -> list[dict[str, Any]]:
+    entries = OmegaConf.to_container(metrics, resolve=True) if isinstance(metrics, (DictConfig, ListConfig)) else metrics
+    check_search_metrics(entries)
+    return optimized(entries)
+
+
+def search_objectives(metrics: Any) -> list[str]:
+    """``${search_objectives:${search.metrics}}``: the optimized metrics' names, in order, so a preset that takes a
+    list of objectives (Optuna's) derives it from the search's one ``metrics`` list instead of naming them again."""
+    return [entry["name"] for entry in _search_metrics(metrics)]
+
+
+def search_directions(metrics: Any) -> list[str]:
+    """``${search_directions:${search.metrics}}``: each optimized metric's objective, in the same order."""
+    return [entry["objective"] for entry in _search_metrics(metrics)]
+
+
 def register_resolvers() -> None:
     OmegaConf.register_new_resolver("multirun", is_multirun, replace=True)
     OmegaConf.register_new_resolver("search_trial", is_search_trial, replace=True)
     OmegaConf.register_new_resolver("single_run", lambda: not is_multirun(), replace=True)
     OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
     OmegaConf.register_new_resolver("package_path", package_path, replace=True)
+    OmegaConf.register_new_resolver("search_objectives", search_objectives, replace=True)
+    OmegaConf.register_new_resolver("search_directions", search_directions, replace=True)

@@ -1,6 +1,6 @@
 """The official SQuAD 2.0 JSON layout, checked in one place for the reader and the scorer.
 
-Training data (``squad_reader``) and gold answers for scoring (``evaluation.squad_metrics``) come
+Training data (``squad_reader``) and gold answers for scoring (``squad.squad_metrics``) come
 from the same files, so a malformed file gets the same message, naming the file and the JSON path,
 whichever reads it first. Each reader adds only the checks its own fields need: training needs
 contexts and answer offsets; scoring needs ids and answer texts.

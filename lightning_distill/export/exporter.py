@@ -27,6 +27,7 @@ from lightning_distill.export.onnx_model import (
     torch_logits,
 )
 from lightning_distill.export.run_directory import RunInputs
+from lightning_distill.metrics import BEST_F1, EXACT, F1, HAS_ANS_EXACT, HAS_ANS_F1, NO_ANS_EXACT
 from lightning_distill.models.checkpoint import load_qa_model, save_qa_model
 from lightning_distill.portable.model_inputs import BASE_INPUTS, SEGMENT_IDS
 from lightning_distill.squad.postprocess import score_logits
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 REPORT_FILE = "export_report.json"
-REPORTED_METRICS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "best_f1")
+REPORTED_METRICS = tuple(m.name for m in (EXACT, F1, HAS_ANS_EXACT, HAS_ANS_F1, NO_ANS_EXACT, BEST_F1))
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,11 @@ def export_student(inputs: RunInputs, out: Path, settings: ExportSettings) -> di
         report["int8"] = {"method": "onnxruntime quantize_dynamic, QInt8 weights", "granularity": settings.int8_granularity}
         backends["onnx_int8"] = onnx_logits(out / INT8_FILE, settings.threads)
 
-    datamodule = _eval_data(tokenizer, inputs, settings.eval_batch_size)
-    logits = {name: _all_logits(run, datamodule) for name, run in backends.items()}
+    datamodule = eval_data(tokenizer, inputs, settings.eval_batch_size)
+    logits = {name: all_logits(run, datamodule) for name, run in backends.items()}
     features = datamodule.eval_features.select_columns(["example_id", "offset_mapping"]).to_list()
     metrics = {
-        name: _metrics(datamodule.eval_examples, features, start, end, inputs.answer)
+        name: reported_metrics(datamodule.eval_examples, features, start, end, inputs.answer)
         for name, (start, end) in logits.items()
     }
     report["eval"] = {"questions": len(datamodule.eval_examples), "features": len(features), **inputs.window}
@@ -106,7 +107,11 @@ def export_student(inputs: RunInputs, out: Path, settings: ExportSettings) -> di
     return report
 
 
-def _eval_data(tokenizer: Any, inputs: RunInputs, batch_size: int) -> SquadDataModule:
+def eval_data(tokenizer: Any, inputs: RunInputs, batch_size: int) -> SquadDataModule:
+    """The run's evaluation questions, featurized as the export scores them (set up for ``validate``).
+
+    Public, with :func:`all_logits` and :func:`reported_metrics`: ``studies/export_int8.py`` scores other int8
+    variants of an exported student exactly as the export's report scores its backends."""
     datamodule = SquadDataModule(
         tokenizer,
         train_files=inputs.eval_files,  # the module insists on a train source; setup("validate") never reads it
@@ -122,8 +127,8 @@ def _eval_data(tokenizer: Any, inputs: RunInputs, batch_size: int) -> SquadDataM
     return datamodule
 
 
-def _all_logits(run: LogitFunction, datamodule: SquadDataModule) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per feature, in feature order, the logits of its real (unpadded) positions."""
+def all_logits(run: LogitFunction, datamodule: SquadDataModule) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per feature, in feature order, the logits of its real (unpadded) positions. Public: see :func:`eval_data`."""
     lengths = datamodule.lengths("eval")
     starts: list[np.ndarray | None] = [None] * len(lengths)
     ends: list[np.ndarray | None] = [None] * len(lengths)
@@ -134,7 +139,8 @@ def _all_logits(run: LogitFunction, datamodule: SquadDataModule) -> tuple[list[n
     return starts, ends
 
 
-def _metrics(examples, features, start, end, answer_settings) -> dict[str, float]:
+def reported_metrics(examples, features, start, end, answer_settings) -> dict[str, float]:
+    """The report's metrics (``REPORTED_METRICS``) of one backend's logits. Public: see :func:`eval_data`."""
     _, metrics = score_logits(examples, features, start, end, **answer_settings)
     return {key: float(metrics[key]) for key in REPORTED_METRICS if key in metrics}
 

@@ -39,6 +39,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from hydra_plugins.sigopt_sweeper.api import ensure_project
 from lightning_distill.config.checks import require_integer
 from lightning_distill.errors import ConfigError, first_line
+from lightning_distill.metrics import EVALUATION
 from lightning_distill.storage.atomic_files import write_json_atomically
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ T = TypeVar("T")
 
 SERVER_CHECKPOINT_LIMIT = 200
 """sigopt-server refuses a run's 201st checkpoint (``handlers/experiments/checkpoints/create.py``)."""
-EVALUATION_KEYS = frozenset({"exact", "f1", "best_f1", "HasAns_f1", "NoAns_exact", "val_loss"})
+EVALUATION_KEYS = EVALUATION
 """A logged dict holding any of these is an evaluation: always a checkpoint, never thinned."""
 SWEEP_ENV = {"suggestion": "SIGOPT_SUGGESTION_ID", "experiment": "SIGOPT_EXPERIMENT_ID", "trial": "SIGOPT_TRIAL"}
 """Set for a trial by the sweeper (``hydra.job.env_set``) so the run names its suggestion."""

@@ -2,26 +2,38 @@
 
 SigOpt deprioritizes configurations whose metric misses its threshold and keeps them off the
 front; Optuna's NSGA-II takes a ``constraints_func(trial) -> [c, ...]`` where ``c <= 0`` is
-feasible. ``hparams_search=optuna_offline`` passes this function, partially applied from config.
+feasible. ``hparams_search=optuna_offline`` passes this function, partially applied with the search's
+own ``metrics`` list (``conf/search/``), so the threshold, its metric's position among the objectives and its
+direction are read from the one place a search states them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-OBJECTIVES = ("maximize", "minimize")
+from lightning_distill.metrics import check_search_metrics, optimized
 
 
-def metric_threshold(trial: Any, *, index: int, threshold: float, objective: str = "maximize") -> Sequence[float]:
-    """``[threshold - value]`` for a maximized metric (``[value - threshold]`` minimized): <= 0 meets it.
+def thresholds(metrics: Sequence[Mapping[str, Any]]) -> list[tuple[int, float, str]]:
+    """``(objective index, threshold, direction)`` of every optimized metric with a threshold."""
+    check_search_metrics(metrics)
+    return [(index, float(entry["threshold"]), entry["objective"])
+            for index, entry in enumerate(optimized(metrics)) if entry.get("threshold") is not None]  # fmt: skip
+
+
+def metric_threshold(trial: Any, *, metrics: Sequence[Mapping[str, Any]]) -> Sequence[float]:
+    """One value per thresholded metric: ``threshold - value`` (maximized) or ``value - threshold`` (minimized);
+    <= 0 meets it.
 
     A trial without values (failed) is infeasible by a wide margin, as SigOpt treats a failed one.
     """
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective={objective!r} must be one of {OBJECTIVES}")
     values = getattr(trial, "values", None)
-    if not values or len(values) <= index or values[index] is None:
-        return [float("inf")]
-    value = float(values[index])
-    return [threshold - value if objective == "maximize" else value - threshold]
+    constraints = []
+    for index, threshold, objective in thresholds(metrics):
+        if not values or len(values) <= index or values[index] is None:
+            constraints.append(float("inf"))
+            continue
+        value = float(values[index])
+        constraints.append(threshold - value if objective == "maximize" else value - threshold)
+    return constraints

@@ -60,10 +60,11 @@ def run_config(run_dir: Path, out: Path, overrides: Sequence[str]) -> DictConfig
 def rescore(run_dir: Path, out: Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     import pytorch_lightning as pl
 
+    from lightning_distill.config.instantiate import instantiate
     from lightning_distill.data.tokenizer import load_tokenizer
     from lightning_distill.models.checkpoint import load_qa_model
     from lightning_distill.training.distillation_module import DistillationModule
-    from lightning_distill.training.pipeline import instantiate, logged_metrics
+    from lightning_distill.training.pipeline import logged_metrics
     from lightning_distill.training.precision import resolve_precision
 
     student_dir = run_dir / STUDENT_DIR

@@ -28,14 +28,14 @@ from typing import Any
 from lightning_distill.data.heldout import PARTS, SELECT, TEST, article_question_counts, partition_articles
 from lightning_distill.data.squad_reader import read_squad_files
 from lightning_distill.errors import USER_ERROR_EXIT_CODE, DataError, LightningDistillError
+from lightning_distill.metrics import HEADLINE, INFERENCE_TIME, INFERENCE_TIME_ONNX, NUM_PARAMS, ONNX_INT8_SIZE_MB
 from lightning_distill.squad.postprocess import BEST_NON_NULL_FILE, NULL_ODDS_FILE
 from lightning_distill.squad.squad_metrics import squad_v2_metrics
 from lightning_distill.storage.atomic_files import write_json_atomically
 
 HELDOUT_FILE = "heldout.json"
 DEFAULT_THRESHOLD = 0.0
-HEADLINE = ("exact", "f1", "HasAns_f1", "NoAns_exact")
-RUN_METRICS = ("num_params", "inference_time", "onnx_int8_size_mb", "onnx_int8_ms")
+RUN_METRICS = tuple(m.name for m in (NUM_PARAMS, INFERENCE_TIME, ONNX_INT8_SIZE_MB, INFERENCE_TIME_ONNX))
 """Copied from the directory's ``metrics.json`` next to the scores, where present."""
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from lightning_distill.data.datamodule import FEATURE_INDEX, TEACHER_END, TEACHER_INPUT_IDS, TEACHER_START
 from lightning_distill.errors import ConfigError
+from lightning_distill.metrics import VAL_LOSS
 from lightning_distill.portable.model_inputs import qa_logits
 from lightning_distill.training.distillation_loss import DistillationLoss, LossParts
 from lightning_distill.training.optimizer import OptimizerSettings, build_adamw
@@ -116,7 +117,7 @@ class DistillationModule(pl.LightningModule):
         """Eval loss is the hard (gold-span) loss: comparable across students with or without a teacher."""
         start, end = qa_logits(self.student, batch)
         parts = self.loss(start, end, batch["start_positions"], batch["end_positions"], batch["attention_mask"])
-        self.log("val_loss", parts.hard, prog_bar=True, batch_size=batch["input_ids"].shape[0])
+        self.log(VAL_LOSS.name, parts.hard, prog_bar=True, batch_size=batch["input_ids"].shape[0])
         outputs = {"start_logits": start.detach(), "end_logits": end.detach()}
         if FEATURE_INDEX in batch:  # batches may come sorted by length: lets the evaluation restore order
             outputs[FEATURE_INDEX] = batch[FEATURE_INDEX]

@@ -1,13 +1,17 @@
 """The offline search's report (issue 21, part 3), from the sweeps under outputs/offline-search/.
 
-    python docs/results/offline-search/summarize.py [--rescore]
-    python docs/results/offline-search/summarize.py --out-dir outputs/offline-search-narrow \
+    python -m studies.offline_search summarize [--rescore]
+    python -m studies.offline_search summarize --out-dir outputs/offline-search-narrow \
         --results-dir docs/results/offline-search-narrow --title "..."   # another set of these sweeps
+
+The searches themselves run from the published shell scripts (docs/results/offline-search/run_all.sh,
+run_search.sh; docs/results/offline-search-narrow/run.sh). ``summarize``:
 
 1. exports the Optuna studies (random, nsga2) as sweep directories (lightning_distill.search.optuna_sweep);
 2. runs the report over lite, random and NSGA-II with the 6L/12H baseline point (fronts, hypervolume vs
    observations, trial times, frontier students, failures) into docs/results/offline-search/report/;
-   (the baseline's published metrics and split-B row are this folder's, whatever --results-dir says);
+   (the baseline's published metrics and split-B row are docs/results/offline-search/'s, whatever --results-dir
+   says);
 3. suggestion latency: lite's from its log ("waited X s"), Optuna's from its study (a batch's ask time
    after the previous batch's tell);
 4. resumes: what each sweep started more than once, lost or repeated;
@@ -32,16 +36,16 @@ import re
 import shutil
 import statistics
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[3]
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT))
+from studies.command_line import shown, study_parser
+from studies.layout import OUTPUTS, RESULTS, ROOT
+from studies.tables import markdown_table, write_csv
 
-from lightning_distill.search.optuna_sweep import export
-from lightning_distill.search.report import load_baseline, write_report
-
+PUBLISHED = RESULTS / "offline-search"
+COMMAND = "python -m studies.offline_search summarize"
 STUDIES = {"random": "offline-minilm-random", "nsga2": "offline-minilm"}
 BASELINE = "baseline-L6H12"
 SCORE, SIZE = "best_f1", "num_params"
@@ -67,6 +71,8 @@ def sweep_dirs(out: Path, published: Path) -> dict[str, Path]:
         if name == "lite" and (out / "lite" / "observations.jsonl").is_file():
             found[name] = out / "lite"
         elif name in STUDIES and db.is_file() and parts:
+            from lightning_distill.search.optuna_sweep import export
+
             export(f"sqlite:///{db}", STUDIES[name], parts, out / "export" / name)
             found[name] = out / "export" / name
         elif (published / name / "observations.jsonl").is_file() and observations(published / name):
@@ -96,7 +102,9 @@ def keep_previous(rows: list[dict[str, Any]], path: Path, sweeps: dict[str, Path
 
 def load_published_baseline(out: Path) -> dict[str, Any]:
     """The baseline run's metrics; its published metrics.json where its run directory is gone."""
-    source = out / BASELINE if (out / BASELINE / "metrics.json").is_file() else HERE / f"{BASELINE}-metrics.json"
+    from lightning_distill.search.report import load_baseline
+
+    source = out / BASELINE if (out / BASELINE / "metrics.json").is_file() else PUBLISHED / f"{BASELINE}-metrics.json"
     return load_baseline(f"{source}=6L/12H baseline (search recipe)")
 
 
@@ -164,7 +172,7 @@ def rescore_frontier(out: Path, sweeps: dict[str, Path], results: Path) -> list[
     for name, sweep in sweeps.items():
         for entry in json.loads((sweep / "pareto.json").read_text()).get("frontier", []):
             todo.append((name, entry["trial"], Path(entry["output_dir"]), entry["values"]))
-    published = {(row["sweep"], row["trial"]): row for row in previous_rows(HERE / "frontier_split_b.csv") if row["sweep"] == "baseline"}
+    published = {(row["sweep"], row["trial"]): row for row in previous_rows(PUBLISHED / "frontier_split_b.csv") if row["sweep"] == "baseline"}
     published |= {(row["sweep"], row["trial"]): row for row in previous_rows(results / "frontier_split_b.csv")}
     rows = []
     for name, trial, run_dir, values in todo:
@@ -226,32 +234,13 @@ def publish_sweep(src: Path, dst: Path) -> None:
             (dst / name).write_text((src / name).read_text().replace(str(ROOT) + "/", ""))
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+def summarize(args: argparse.Namespace) -> int:
+    from lightning_distill.search.report import write_report
 
-
-def table(rows: list[dict[str, Any]]) -> list[str]:
-    if not rows:
-        return ["(none)"]
-    return ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] + ["| " + " | ".join(str(v) for v in row.values()) + " |" for row in rows]
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out-dir", type=Path, default=ROOT / "outputs" / "offline-search")
-    parser.add_argument("--results-dir", type=Path, default=HERE, help="where the report, CSVs and sweeps/ go")
-    parser.add_argument("--title", default="The offline search: lite, random and NSGA-II")
-    parser.add_argument("--rescore", action="store_true", help="re-score frontier students on all of split B (minutes each)")
-    args = parser.parse_args()
-    out, results = args.out_dir, args.results_dir.resolve()
-    command = " ".join(["python docs/results/offline-search/summarize.py", *(
-        [f"--out-dir {args.out_dir}", f"--results-dir {results.relative_to(ROOT)}", f'--title "{args.title}"']
-        if results != HERE else []), *(["--rescore"] if args.rescore else [])])  # fmt: skip
+    out, results = args.outputs, args.results_dir.resolve()
+    command = " ".join([COMMAND, *(
+        [f"--out-dir {shown(args.outputs)}", f"--results-dir {shown(results)}", f'--title "{args.title}"']
+        if results != PUBLISHED else []), *(["--rescore"] if args.rescore else [])])  # fmt: skip
     sweeps = sweep_dirs(out, results / "sweeps")
     if not sweeps:
         raise SystemExit(f"no sweep with observations under {out}")
@@ -284,17 +273,27 @@ def main() -> int:
              f"Baseline (6L/12H, search recipe): {SCORE} {baseline['values'][SCORE]:.2f}, {baseline['values'][SIZE]:,.0f} parameters.",
              "", "## Targets (on the search's 2,000 split-B questions)", "",
              "| target | sweep | result | best within the size limit |", "|---|---|---|---|", *targets(sweeps, baseline["values"]), "",
-             "## Suggestion latency ([latency.csv](latency.csv))", "", *table(latency_rows), "",
+             "## Suggestion latency ([latency.csv](latency.csv))", "", *markdown_table(latency_rows), "",
              ("lite: the sweep's own log line per suggestion. Optuna: a batch's ask after the previous batch's tell "
              "(hydra-optuna-sweeper asks in batches of n_jobs)."), "",
-             "## Resumes ([resumes.csv](resumes.csv))", "", *table(resumes), "",
+             "## Resumes ([resumes.csv](resumes.csv))", "", *markdown_table(resumes), "",
              "## Which trials learn ([learning.csv](learning.csv))", "",
              "Completed trials of all sweeps per bin of one parameter at a time (descriptive: the parameters vary together).", "",
-             *table(learning), "",
-             "## Frontier students on all of split B ([frontier_split_b.csv](frontier_split_b.csv))", "", *table(rescored), ""]  # fmt: skip
+             *markdown_table(learning), "",
+             "## Frontier students on all of split B ([frontier_split_b.csv](frontier_split_b.csv))", "", *markdown_table(rescored), ""]  # fmt: skip
     (results / "summary.md").write_text("\n".join(lines))
     print(f"wrote {results / 'summary.md'} and {report}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, _, report = study_parser("studies.offline_search", __doc__, run=None, outputs=OUTPUTS / "offline-search",
+                                     summarize="the report, summary.md, the CSVs and sweeps/ from the sweeps",
+                                     outputs_flag="--out-dir", results=PUBLISHED)  # fmt: skip
+    report.add_argument("--title", default="The offline search: lite, random and NSGA-II")
+    report.add_argument("--rescore", action="store_true", help="re-score frontier students on all of split B (minutes each)")
+    args = parser.parse_args(argv)
+    return summarize(args)
 
 
 if __name__ == "__main__":

@@ -6,28 +6,36 @@ teacher-logit cache that every distilled run of the study trains on (built by
 T: the mean probability the teacher gives its top start/end position, how often its top position
 is the gold one, and the mean entropy. Run from the repository root:
 
-    python docs/results/offline-distillation/teacher_targets.py [hydra overrides]
+    python -m studies.teacher_targets [hydra overrides]    # docs/results/offline-distillation/teacher_targets.txt
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
-import torch
-from hydra import compose, initialize_config_dir
-
-import lightning_distill  # noqa: F401  (registers the config resolvers)
-from lightning_distill.config.resolvers import PROJECT_ROOT
-from lightning_distill.training.pipeline import TeacherSetup, instantiate
 
 TEMPERATURES = (1.0, 2.0, 4.0)
 
 
-def main(overrides: list[str]) -> None:
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m studies.teacher_targets", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides on top of experiment=offline")
+    args = parser.parse_args(argv)
+
+    import numpy as np
+    import torch
+    from hydra import compose, initialize_config_dir
+
+    import lightning_distill  # noqa: F401  (registers the config resolvers)
+    from lightning_distill.config.instantiate import instantiate
+    from lightning_distill.config.resolvers import PROJECT_ROOT
+    from lightning_distill.training.teacher_setup import TeacherSetup
+
     with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["experiment=offline", *overrides])
+        cfg = compose(config_name="train", overrides=["experiment=offline", *args.overrides])
     tokenizer = instantiate(cfg.tokenizer)
     datamodule = instantiate(cfg.data, tokenizer=tokenizer)
     teacher = TeacherSetup(cfg, tokenizer, datamodule)
@@ -48,7 +56,8 @@ def main(overrides: list[str]) -> None:
             correct.append((best.indices.numpy() == gold[index]).mean())
             entropy.append(-(probabilities * torch.log(probabilities.clamp_min(1e-12))).sum(-1).mean().item())
         print(f"{temperature:>4g} {np.mean(top):>14.3f} {np.mean(confident):>15.3f} {np.mean(correct):>12.3f} {np.mean(entropy):>15.3f}")
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main())
