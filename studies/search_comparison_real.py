@@ -225,9 +225,19 @@ def paid_points(paid: Path) -> list[tuple[float, float]]:
         return [(-float(row["best_f1"]), float(row["num_params"]) / M) for row in csv.DictReader(handle)]
 
 
+def whole_study_savings(savings: list[tuple[int, int, float, float]]) -> list[str]:
+    """Early stopping over every sweep of the study: (trials, stopped, seconds saved, seconds spent) summed."""
+    trials, stopped, saved, spent = (sum(column) for column in zip(*savings)) if savings else (0, 0, 0.0, 0.0)
+    if not stopped:
+        return []
+    return [(f"Early stopping over the whole study: {stopped} of {trials} trials stopped as hopeless; about "
+            f"{saved / 3600:.1f} h of training not run, {100 * saved / (spent + saved):.0f} % of the "
+            f"{(spent + saved) / 3600:.1f} h the trials would have taken whole ({spent / 3600:.1f} h spent)."), ""]
+
+
 def summarize(outputs: Path, results: Path) -> int:
     from lightning_distill.search.hypervolume import hypervolume
-    from lightning_distill.search.report import early_stop_line, load_sweep, strategy_line
+    from lightning_distill.search.report import early_stop_line, early_stop_savings, load_sweep, strategy_line
 
     names = [f"{searcher}-seed{seed}" for seed in SEEDS for searcher in SEARCHERS]
     dirs = {"warm-random": outputs / "warm-random", **{name: sweep_dir(outputs, name) for name in names}}
@@ -235,7 +245,7 @@ def summarize(outputs: Path, results: Path) -> int:
     warm = paid_points(results / "paid.csv") + (points(found["warm-random"]) if "warm-random" in found else [])
     every = warm + [p for name, path in found.items() if name != "warm-random" for p in points(path)]
     reference = (-THRESHOLD, SIZE_MARGIN * max(size for _, size in every))
-    rows, lines = [], []
+    rows, lines, savings = [], [], []
     for name, path in found.items():
         sweep = load_sweep(path, [])
         new = points(path)
@@ -245,6 +255,7 @@ def summarize(outputs: Path, results: Path) -> int:
                      "hv_warm_plus_new": round(hypervolume(warm + new, reference), 3) if name != "warm-random" else "",
                      "best_f1_max": round(max((-x for x, _ in new), default=float("nan")), 2)})  # fmt: skip
         lines += [f"- `{name}`: {strategy_line(sweep)} {early_stop_line(sweep)}".rstrip()]
+        savings.append((len(sweep.observations), *early_stop_savings(sweep)))
         target = results / "sweeps" / name
         target.mkdir(parents=True, exist_ok=True)
         for file in ("observations.csv", "observations.jsonl", "pareto.json"):
@@ -271,6 +282,7 @@ def summarize(outputs: Path, results: Path) -> int:
         *[f"| `{r['sweep']}` | {r['observations']} | {r['budget']} | {r['hv_new']} | {r['hv_warm_plus_new']} | {r['best_f1_max']} |"
           for r in rows],
         "", f"Warm start alone: hypervolume {hypervolume(warm, reference):.3f}.", "",
+        *whole_study_savings(savings),
         "Paired by seed (new trials' hypervolume):", "", "| difference | seeds | mean | se |", "|---|---|---|---|",
         *(pairs or ["| (no pair of finished searches yet) | | | |"]), "", "Per sweep:", "", *lines, "",
     ]  # fmt: skip

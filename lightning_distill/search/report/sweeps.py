@@ -77,12 +77,10 @@ def strategy_counts(sweep: Sweep) -> tuple[Counter[str], bool]:
     return counts, inferred
 
 
-def early_stop_line(sweep: Sweep) -> str:
-    """How many trials stopped early as hopeless and the training time that saved (estimated from each
-    stopped trial's own pace: its training seconds at stop x the steps it skipped / the steps it ran)."""
+def early_stop_savings(sweep: Sweep) -> tuple[int, float, float]:
+    """Trials stopped early as hopeless, the training seconds that saved (estimated from each stopped trial's own
+    pace: its training seconds at stop x the steps it skipped / the steps it ran) and the seconds the trials took."""
     stopped = [o for o in sweep.observations if str(o.get("reason") or "").startswith(STOPPED_EARLY)]
-    if not stopped:
-        return ""
     saved = 0.0
     for o in stopped:
         metrics = o.get("metrics", {})
@@ -90,8 +88,16 @@ def early_stop_line(sweep: Sweep) -> str:
         if step and planned and seconds is not None:
             saved += seconds * (planned - step) / step
     spent = sum(d for o in sweep.observations if (d := _number(o.get("duration_s"))) is not None)
+    return len(stopped), saved, spent
+
+
+def early_stop_line(sweep: Sweep) -> str:
+    """How many trials stopped early as hopeless and the training time that saved (``early_stop_savings``)."""
+    stopped, saved, spent = early_stop_savings(sweep)
+    if not stopped:
+        return ""
     share = f" ({100 * saved / (spent + saved):.0f} % of what the trials would have taken)" if spent + saved > 0 else ""
-    return (f"Stopped early as hopeless: {len(stopped)} of {len(sweep.observations)} trials (values at stop reported); "
+    return (f"Stopped early as hopeless: {stopped} of {len(sweep.observations)} trials (values at stop reported); "
             f"about {saved / 60:.1f} min of training not run{share}.")  # fmt: skip
 
 
