@@ -57,3 +57,20 @@ def test_the_callbacks_log_registered_names():
 
     assert {LATENCY_METRIC, SIZE_METRIC} <= set(metrics.REGISTRY)
     assert set(metrics.SUMMARY) | set(metrics.EVALUATION) <= set(metrics.REGISTRY)
+
+
+@pytest.mark.parametrize(("search", "space"), [("table2", "table2"), ("offline", "offline"), ("quick", "quick"), ("smoke", "smoke")])
+def test_a_search_file_says_its_space_and_the_command_line_can_still_change_it(search, space):
+    """One file says what a search is: choosing ``search=X`` brings its space; ``search_space=Y`` still wins."""
+    from omegaconf import OmegaConf
+
+    def space_of(*overrides):
+        cfg = compose(*overrides)
+        return OmegaConf.to_container(cfg.search_space), cfg.hydra.runtime.choices
+
+    chosen, choices = space_of(f"search={search}")
+    expected, _ = space_of(f"search={search}", f"search_space={space}")
+    assert chosen == expected
+    narrowed, _ = space_of(f"search={search}", "search_space=offline_narrow")
+    assert narrowed == space_of("search=offline", "search_space=offline_narrow")[0]
+    assert any(key.startswith("search_space") and value == space for key, value in choices.items())
