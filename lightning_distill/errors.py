@@ -34,5 +34,13 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+class NonFiniteLossError(FloatingPointError):
+    """The loss or the student's logits became NaN/inf: the trial has diverged and more steps would only waste time.
+
+    Not a user error: a diverged trial is a result of its settings, which a sweeper records as ``non_finite_loss``
+    (it files any ``FloatingPointError`` so). Raised in training (the loss) and in scoring (the logits), so a
+    one-step divergence is named as such instead of failing later at a file write."""
+
+
 class ExportError(LightningDistillError, ValueError):
     """A student cannot be exported as asked (missing extra, bad flags, unwritable output)."""

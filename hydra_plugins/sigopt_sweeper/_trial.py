@@ -8,6 +8,7 @@ and the CSV can group failures by it.
 from __future__ import annotations
 
 import errno
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -220,10 +221,13 @@ def _chain(error: BaseException) -> list[BaseException]:
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready metric values (tensors and numpy scalars from a task become floats)."""
-    if isinstance(value, (str, bool, int, float)) or value is None:
+    """JSON-ready metric values (tensors and numpy scalars from a task become floats; a non-finite one its name,
+    ``"nan"``/``"inf"``, since the journal is strict JSON and a diverged trial's unused ``val_loss`` must not stop
+    the sweep)."""
+    if isinstance(value, (str, bool, int)) or value is None:
         return value
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return str(value)
+    return number if math.isfinite(number) else str(number)

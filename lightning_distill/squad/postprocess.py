@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from lightning_distill.errors import NonFiniteLossError
 from lightning_distill.portable.answer_spans import NO_SPAN_NULL_ODDS, Answer, answer_question
 from lightning_distill.squad.squad_metrics import squad_v2_metrics
 from lightning_distill.storage.atomic_files import write_json_atomically
@@ -93,6 +94,12 @@ def postprocess_qa_predictions(
     return result
 
 
+def check_finite_logits(start_logits: Sequence[np.ndarray], end_logits: Sequence[np.ndarray]) -> None:
+    bad = sum(int(not np.isfinite(logits).all()) for logits in (*start_logits, *end_logits))
+    if bad:
+        raise NonFiniteLossError(f"{bad} of {2 * len(start_logits)} logit rows are not finite: the model has diverged.")
+
+
 def score_logits(
     examples: Sequence[Mapping[str, Any]],
     features: Sequence[Mapping[str, Any]],
@@ -101,7 +108,11 @@ def score_logits(
     **answer_settings: Any,
 ) -> tuple[QAPredictions, dict[str, float]]:
     """Answers and official SQuAD 2.0 metrics from per-feature logits: what a run's evaluation
-    logs, and what an export reports for each backend."""
+    logs, and what an export reports for each backend.
+
+    Non-finite logits (a diverged student) raise ``NonFiniteLossError`` here, before any answer or file is made
+    from them (NaN null odds would otherwise fail the ``null_odds.json`` write as a generic error)."""
+    check_finite_logits(start_logits, end_logits)
     predictions = postprocess_qa_predictions(examples, features, start_logits, end_logits, **answer_settings)
     gold = {example["id"]: example["answers"]["text"] for example in examples}
     metrics = squad_v2_metrics(

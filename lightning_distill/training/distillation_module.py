@@ -15,17 +15,13 @@ from torch import nn
 from transformers import get_linear_schedule_with_warmup
 
 from lightning_distill.data.datamodule import FEATURE_INDEX, TEACHER_END, TEACHER_INPUT_IDS, TEACHER_START
-from lightning_distill.errors import ConfigError
+from lightning_distill.errors import ConfigError, NonFiniteLossError
 from lightning_distill.metrics import VAL_LOSS
 from lightning_distill.portable.model_inputs import qa_logits
 from lightning_distill.training.distillation_loss import DistillationLoss, LossParts
 from lightning_distill.training.optimizer import OptimizerSettings, build_adamw
 
 TEACHER_PREFIX = "teacher."
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN/inf: the trial has diverged and more steps would only waste time."""
 
 
 
