@@ -12,6 +12,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 import lightning_distill  # noqa: F401  (registers the config resolvers)
+from hydra_plugins.sigopt_sweeper.api import shell_override
 from lightning_distill.errors import USER_ERROR_EXIT_CODE, LightningDistillError
 from lightning_distill.training.pipeline import select_objectives, train
 
@@ -42,7 +43,7 @@ def main(cfg: DictConfig) -> dict[str, float] | list[float]:
         run_dir = HydraConfig.get().runtime.output_dir
         if (Path(run_dir) / RESUME_CHECKPOINT).is_file():
             log.error("Interrupted (Ctrl-C): the run stopped; its metrics.json says so (status: interrupted). Resume it "
-                      "with the same overrides plus hydra.run.dir=%s ckpt_path=last", run_dir)
+                      "with the same overrides plus %s ckpt_path=last", shell_override("hydra.run.dir", run_dir))
         else:
             log.error("Interrupted (Ctrl-C) before its first checkpoint: the run stopped; start it again")
         sys.exit(INTERRUPTED_EXIT_CODE)

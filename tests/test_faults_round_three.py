@@ -48,3 +48,17 @@ def test_diverged_logits_are_a_non_finite_loss_not_a_file_write_error():
     with pytest.raises(NonFiniteLossError, match="1 of 2 logit rows are not finite") as raised:
         score_logits([], [], start, [np.zeros(3)])
     assert failure_category(raised.value) == NON_FINITE_LOSS
+
+
+@pytest.mark.parametrize("directory", ["/tmp/sweeps/plain-1.0", "/tmp/my sweeps/a", "/tmp/a,b/c", "/tmp/it's (v2)/x=1", "/tmp/back\\slash", "/tmp/q\\'x\\"])
+def test_the_printed_resume_override_survives_the_shell_and_hydra(directory):
+    import shlex
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from hydra_plugins.sigopt_sweeper.api import shell_override
+
+    words = shlex.split(f"python train.py -m hydra.sweeper.resume=true {shell_override('hydra.sweep.dir', directory)}")
+    assert len(words) == 5
+    override = OverridesParser.create().parse_override(words[-1])
+    assert (override.key_or_group, override.value()) == ("hydra.sweep.dir", directory)

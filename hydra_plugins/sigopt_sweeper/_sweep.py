@@ -23,6 +23,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.sigopt_sweeper._checkpoints import delete_off_front
+from hydra_plugins.sigopt_sweeper._command_line import shell_override
 from hydra_plugins.sigopt_sweeper._drivers import make_driver
 from hydra_plugins.sigopt_sweeper._experiment import (
     Driver,
@@ -276,10 +277,10 @@ class RunningSweep:
             self.journal.record_interrupted(number, self.watch.signal_name)
         log.error(
             "sigopt sweeper: interrupted (%s); %d trials were in flight and stay pending (no attempt counted). "
-            "To continue, rerun the same command with hydra.sweeper.resume=true hydra.sweep.dir=%s",
+            "To continue, rerun the same command with hydra.sweeper.resume=true %s",
             self.watch.signal_name,
             len(self.in_flight),
-            self.sweep_dir,
+            shell_override("hydra.sweep.dir", str(self.sweep_dir)),
         )
         self.in_flight.clear()
 

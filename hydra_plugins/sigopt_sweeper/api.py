@@ -6,6 +6,7 @@ sweep). Everything else (modules starting with ``_``) is private and may change 
 sweeper.
 """
 
+from hydra_plugins.sigopt_sweeper._command_line import shell_override
 from hydra_plugins.sigopt_sweeper._experiment import ExperimentSpec, Suggestion
 from hydra_plugins.sigopt_sweeper._lite_driver import LiteDriver
 from hydra_plugins.sigopt_sweeper._metrics import Metric, parse_metrics
@@ -45,6 +46,7 @@ __all__ = [
     "parse_search_space",
     "read_sweep",
     "read_warm_start",
+    "shell_override",
     "write_observations",
     "write_pareto",
 ]
