@@ -51,3 +51,27 @@ def test_an_existing_directory_wins_unless_replaced(tmp_path):
         (staging / "model").write_text("third")
     assert (target / "model").read_text() == "third"
     assert [path.name for path in tmp_path.iterdir()] == ["student"]
+
+
+def test_a_build_killed_mid_way_leaves_staging_that_the_next_build_removes(tmp_path):
+    """Issue 36: SIGKILL skips ``staged_directory``'s clean-up; the next build of the same path (under its lock)
+    removes what was left, and nothing of another path."""
+    import signal
+    import subprocess
+    import sys
+
+    from lightning_distill.storage.atomic_files import remove_stale_staging
+
+    target, other = tmp_path / "train-abc", tmp_path / "train-abd"
+    script = ("import os, signal, sys; from lightning_distill.storage.atomic_files import staged_directory\n"
+              "with staged_directory(sys.argv[1]) as s:\n"
+              "    (s / 'part').write_text('half'); os.kill(os.getpid(), signal.SIGKILL)\n")  # fmt: skip
+    killed = subprocess.run([sys.executable, "-c", script, str(target)], check=False)
+    assert killed.returncode == -signal.SIGKILL
+    left = [entry.name for entry in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".train-abc-") and not target.exists()
+    (tmp_path / ".train-abc.lock").write_text("")
+    (tmp_path / ".train-abd-x1234567").mkdir()  # another path's build in progress: not ours to remove
+    assert remove_stale_staging(target) == 1
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == [".train-abc.lock", ".train-abd-x1234567"]
+    assert remove_stale_staging(other) == 1

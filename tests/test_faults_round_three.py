@@ -62,3 +62,81 @@ def test_the_printed_resume_override_survives_the_shell_and_hydra(directory):
     assert len(words) == 5
     override = OverridesParser.create().parse_override(words[-1])
     assert (override.key_or_group, override.value()) == ("hydra.sweep.dir", directory)
+
+
+# --- 3. resume checks what the trials read ---------------------------------------------------------------------------
+
+def test_the_data_fingerprint_follows_content_not_paths(tmp_path, squad_dir):
+    import shutil
+
+    from lightning_distill.training.sweep_inputs import data_fingerprint
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        shutil.copy(squad_dir / "train-v2.0.first10.json", tmp_path / name / "train.json")
+    same = [data_fingerprint({"train_files": [str(tmp_path / name / "train.json")], "eval_files": None,
+                              "hub_dataset": "squad_v2", "hub_eval_split": "validation"}) for name in ("a", "b")]  # fmt: skip
+    assert same[0] == same[1] and "eval:hub:squad_v2:validation" in same[0]
+    edited = tmp_path / "b" / "train.json"
+    edited.write_text(edited.read_text().replace("Beyonc", "Beyonx", 1))
+    assert data_fingerprint({"train_files": [str(edited)]}) != same[0]
+
+
+def test_a_resume_with_other_inputs_is_refused_naming_them_and_an_old_journal_is_resumed(tmp_path, caplog):
+    from hydra_plugins.sigopt_sweeper._journal import Journal, sweep_header
+    from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
+    from hydra_plugins.sigopt_sweeper.api import ExperimentSpec, parse_metrics, parse_search_space
+
+    spec = ExperimentSpec("t", parse_search_space({"lr": "interval(0.1, 1.0)"}, []),
+                          parse_metrics([{"name": "exact", "objective": "maximize", "strategy": "optimize"}]), 4, 1)  # fmt: skip
+    journal = Journal(tmp_path)
+    journal.write_header(sweep_header("lite", "1", spec, {"data": "d1", "teacher": "t1"}))
+    assert journal.state_to_resume(spec, "lite", resume=True, inputs={"data": "d1", "teacher": "t1"}).header
+    with pytest.raises(SweepConfigError, match=r"hydra.sweeper.inputs.data: journaled 'd1', now 'd2'") as refused:
+        journal.state_to_resume(spec, "lite", resume=True, inputs={"data": "d2", "teacher": "t1"})
+    assert "inputs.teacher" not in str(refused.value)
+    old = Journal(tmp_path / "old")
+    old.path.parent.mkdir()
+    header = sweep_header("lite", "1", spec)
+    header.pop("inputs")
+    old.write_header(header)
+    assert old.state_to_resume(spec, "lite", resume=True, inputs={"data": "d1"}).header
+    assert "predates hydra.sweeper.inputs" in caplog.text
+
+
+def test_a_resume_with_another_space_names_the_parameter(tmp_path):
+    from hydra_plugins.sigopt_sweeper._journal import Journal, sweep_header
+    from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
+    from hydra_plugins.sigopt_sweeper.api import ExperimentSpec, parse_metrics, parse_search_space
+
+    metrics = parse_metrics([{"name": "exact", "objective": "maximize", "strategy": "optimize"}])
+    first = ExperimentSpec("t", parse_search_space({"lr": "interval(0.1, 1.0)", "wd": "interval(0, 1)"}, []), metrics, 4, 1)
+    other = ExperimentSpec("t", parse_search_space({"lr": "interval(0.1, 2.0)", "bs": "choice(8, 16)"}, []), metrics, 4, 1)
+    journal = Journal(tmp_path)
+    journal.write_header(sweep_header("lite", "1", first))
+    with pytest.raises(SweepConfigError, match=r"hydra.sweeper.params differ .*bs: added; lr: .* -> .*; wd: removed"):
+        journal.state_to_resume(other, "lite", resume=True)
+
+
+def test_a_smoke_sweep_resumed_on_other_data_is_refused_naming_the_data(tmp_path, squad_dir):
+    import shutil
+
+    from test_sigopt_sweeper import smoke_sweep
+
+    sweep_dir, cache = tmp_path / "sweep", tmp_path / "cache"
+    first = smoke_sweep(sweep_dir, cache, "hydra.sweeper.budget=1", "hydra.sweeper.parallelism=1")
+    assert first.returncode == 0, first.stderr[-2000:]
+    other = tmp_path / "other-data"
+    shutil.copytree(squad_dir, other)
+    edited = other / "dev-v2.0.splitB.json"
+    edited.write_text(edited.read_text().replace('"question": "', '"question": "So, ', 1))
+    resumed = smoke_sweep(sweep_dir, cache, "hydra.sweeper.budget=2", "hydra.sweeper.parallelism=1",
+                          "hydra.sweeper.resume=true", f"paths.squad_dir={other}")  # fmt: skip
+    assert resumed.returncode == 2, resumed.stderr[-2000:]
+    said = resumed.stdout + resumed.stderr
+    assert "hydra.sweeper.inputs.data: journaled" in said and "eval:" in said, said[-2000:]
+    assert len(observations_of(sweep_dir)) == 1  # nothing ran on the other data
+
+
+def observations_of(sweep_dir):
+    return [json.loads(line) for line in (sweep_dir / "observations.jsonl").read_text().splitlines()]

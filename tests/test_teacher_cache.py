@@ -10,11 +10,13 @@ import pytest
 import torch
 from test_train import compose_config
 
+from hydra_plugins.sigopt_sweeper.api import INFRASTRUCTURE_MARKER
 from lightning_distill.data.datamodule import TEACHER_END, TEACHER_START, SquadDataModule
 from lightning_distill.data.teacher_logit_cache import TeacherCacheSettings, TeacherLogitCache
 from lightning_distill.errors import ConfigError, DataError
 from lightning_distill.models.teacher import build_random_teacher
 from lightning_distill.models.teacher_fingerprint import teacher_fingerprint
+from lightning_distill.storage.cache_manifest import CacheDamagedError
 from lightning_distill.training.distillation_loss import DistillationLoss
 from lightning_distill.training.pipeline import prepare, train
 from lightning_distill.training.teacher_setup import TeacherSetup
@@ -81,8 +83,32 @@ def test_cache_stores_only_real_tokens_and_rejects_features_it_was_not_built_for
     logits = cache.open(datamodule.train_features)
     assert logits.logits.dtype == np.float16 and isinstance(logits.logits, np.memmap)
     assert logits.logits.shape == (int(datamodule.lengths("train").sum()), 2)
-    with pytest.raises(DataError, match="does not match the train features"):
+    with pytest.raises(CacheDamagedError, match="features' lengths are not those of the"):  # a search re-runs it
         cache.open(datamodule.train_features.select(range(len(datamodule.train_features) - 1)))
+
+
+def test_a_cache_swapped_for_another_teachers_is_rebuilt_and_reading_it_is_an_infrastructure_failure(
+    tmp_path, tokenizer, random_teacher
+):
+    """Issue 36: another teacher's cache copied over this one while a sweep runs. Reading it names it (and a search
+    re-runs the trial, CacheDamagedError is infrastructure); the next build rebuilds it instead of trusting it."""
+    import shutil
+
+    cfg = smoke_cfg(tmp_path, "data.max_train_examples=8")
+    datamodule = datamodule_for(cfg, tokenizer)
+    datamodule.setup("fit")
+    settings = TeacherCacheSettings(dir=str(tmp_path / "logits"))
+    ours = TeacherLogitCache(settings, "teacher-a", datamodule.features_key("train"))
+    other = TeacherLogitCache(settings, "teacher-b", datamodule.features_key("train"))
+    ours.build(lambda: random_teacher, datamodule.train_features)
+    other.build(lambda: random_teacher, datamodule.train_features)
+    shutil.rmtree(ours.path)
+    shutil.copytree(other.path, ours.path)  # a consistent cache (its manifest checks out), of another key
+    with pytest.raises(CacheDamagedError, match=f"holds key '{other.key}'") as raised:
+        ours.open(datamodule.train_features)
+    assert getattr(raised.value, INFRASTRUCTURE_MARKER) is True
+    assert ours.build(lambda: random_teacher, datamodule.train_features) is True  # rebuilt, not trusted
+    assert ours.open(datamodule.train_features).logits.shape[0] == int(datamodule.lengths("train").sum())
 
 
 def _key(cfg, tokenizer_fixture):

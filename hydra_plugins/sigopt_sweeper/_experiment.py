@@ -33,9 +33,12 @@ class ExperimentSpec:
         }
 
 
-def read_sweep_config(sweeper: DictConfig, arguments: Iterable[str]) -> tuple[DictConfig, ExperimentSpec]:
-    """``hydra.sweeper`` and the command line's overrides, checked: the settings and the experiment they define."""
-    settings = read_settings(sweeper)
+def read_sweep_config(
+    sweeper: DictConfig, arguments: Iterable[str], *, inputs: bool = True
+) -> tuple[DictConfig, ExperimentSpec]:
+    """``hydra.sweeper`` and the command line's overrides, checked: the settings and the experiment they define
+    (``inputs=False``: without resolving ``hydra.sweeper.inputs``, see ``read_settings``)."""
+    settings = read_settings(sweeper, inputs=inputs)
     params = OmegaConf.to_container(settings.params) if settings.params is not None else None
     space = parse_search_space(params, arguments)
     if settings.metrics is not None and not isinstance(settings.metrics, ListConfig):

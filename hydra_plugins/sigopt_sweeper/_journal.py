@@ -64,14 +64,29 @@ class JournalState:
         return max(self.trials, default=-1) + 1
 
 
-def sweep_header(driver: str, experiment_id: str, spec: ExperimentSpec) -> dict[str, Any]:
-    """What a resumed sweep must agree with: the driver, the experiment and the fixed overrides."""
+def sweep_header(driver: str, experiment_id: str, spec: ExperimentSpec, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a resumed sweep must agree with: the driver, the experiment, the fixed overrides and the inputs."""
     return {
         "driver": driver,
         "experiment_id": experiment_id,
         "experiment": spec.to_sigopt(),
         "fixed": [list(entry) for entry in spec.space.fixed],
+        "inputs": dict(inputs or {}),
     }
+
+
+def _by_name(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    return {str(entry.get("name")): entry for entry in entries}
+
+
+def _differences(recorded: dict[str, Any], current: dict[str, Any], key: str) -> str:
+    """Which named parameters or metrics a resume changed: added, removed, or changed (old -> new)."""
+    old, new = _by_name(recorded.get(key, [])), _by_name(current.get(key, []))
+    parts = [f"{name}: {'added' if name not in old else 'removed' if name not in new else f'{old[name]} -> {new[name]}'}"
+             for name in sorted({*old, *new}) if old.get(name) != new.get(name)]  # fmt: skip
+    if not parts and recorded.get(key) != current.get(key):
+        parts = ["their order"]
+    return "; ".join(parts)
 
 
 class Journal:
@@ -149,7 +164,9 @@ class Journal:
                     log.warning("%s:%d: %s; keeping the first", self.path, number, error)
         return state
 
-    def state_to_resume(self, spec: ExperimentSpec, driver: str, *, resume: bool) -> JournalState:
+    def state_to_resume(
+        self, spec: ExperimentSpec, driver: str, *, resume: bool, inputs: dict[str, Any] | None = None
+    ) -> JournalState:
         """What a sweep of ``spec`` in this directory starts from: nothing, or (with ``resume``) the journal.
 
         A journal is never overwritten, nor resumed by another driver or with other parameters or metrics.
@@ -181,12 +198,14 @@ class Journal:
                 f"set hydra.sweeper.driver={header['driver']} to resume it."
             )
         recorded, current = header["experiment"], spec.to_sigopt()
-        for key in ("parameters", "metrics"):
+        for key, setting in (("parameters", "params"), ("metrics", "metrics")):
             if recorded[key] != current[key]:
                 raise SweepConfigError(
-                    f"hydra.sweeper {key} differ from the journaled sweep in {self.path}; resume with the same "
-                    "search space and metrics, or start a new sweep in another hydra.sweep.dir."
+                    f"hydra.sweeper.{setting} differ from the journaled sweep in {self.path} "
+                    f"({_differences(recorded, current, key)}); resume with the same search space and metrics, or "
+                    "start a new sweep in another hydra.sweep.dir."
                 )
+        self._check_inputs(header.get("inputs"), dict(inputs or {}))
         fixed, now = dict(map(tuple, header.get("fixed", []))), dict(spec.space.fixed)
         changed = {
             key: (fixed.get(key), now.get(key)) for key in sorted({*fixed, *now}) if fixed.get(key) != now.get(key)
@@ -199,6 +218,22 @@ class Journal:
             )
         return state
 
+    def _check_inputs(self, recorded: dict[str, Any] | None, current: dict[str, Any]) -> None:
+        """The trials of one sweep read the same inputs (``hydra.sweeper.inputs``); a journal from before they were
+        recorded is resumed with a warning."""
+        if recorded is None:
+            if current:
+                log.warning("%s predates hydra.sweeper.inputs: its trials' inputs cannot be checked on resume", self.path)
+            return
+        changed = [f"hydra.sweeper.inputs.{key}: journaled {recorded.get(key)!r}, now {current.get(key)!r}"
+                   for key in sorted({*recorded, *current}) if recorded.get(key) != current.get(key)]  # fmt: skip
+        if changed:
+            raise SweepConfigError(
+                f"what the trials read changed since the sweep in {self.path} started ({'; '.join(changed)}): resumed, "
+                "its front would mix trials trained or scored on different inputs. Restore them (e.g. the data "
+                "directory or teacher it started with), or start a new sweep in another hydra.sweep.dir."
+            )
+
 
 class BadRecordError(ValueError):
     """A journal record of the wrong shape."""
@@ -210,7 +245,8 @@ class DuplicateRecordError(ValueError):
 
 NUMBER = (int, float)
 RECORD_FIELDS: dict[str, dict[str, tuple[type, ...] | str]] = {
-    "sweep": {"driver": (str,), "experiment_id": (str,), "experiment": (dict,), "fixed": (list,), "warm_start": (dict,)},
+    "sweep": {"driver": (str,), "experiment_id": (str,), "experiment": (dict,), "fixed": (list,), "warm_start": (dict,),
+              "inputs": (dict,)},
     "suggestion": {"number": "trial", "suggestion_id": (str,), "assignments": (dict,), "overrides": (list,),
                    "strategy": (str, type(None))},
     "observation": {
@@ -226,7 +262,7 @@ RECORD_FIELDS: dict[str, dict[str, tuple[type, ...] | str]] = {
 }  # fmt: skip
 """Per event, its fields and their types; "trial": an integer >= 0, "numbers": {name: number}."""
 OPTIONAL_FIELDS = {"overrides", "values", "reason", "duration_s", "started_at", "finished_at", "output_dir", "metrics",
-                   "observation_id", "fixed", "signal", "strategy", "warm_start"}  # fmt: skip
+                   "observation_id", "fixed", "signal", "strategy", "warm_start", "inputs"}  # fmt: skip
 
 
 def check_record(record: Any) -> dict[str, Any]:

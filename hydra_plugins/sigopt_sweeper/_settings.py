@@ -61,9 +61,15 @@ def require_number(key: str, value: Any, *, integer: bool, minimum: float | None
     raise SweepConfigError(f"{key}={value!r} must be {null}{kind}{f' {bound}' if bound else ''}.")
 
 
-def read_settings(settings: DictConfig) -> DictConfig:
-    """``hydra.sweeper`` resolved and checked, with every choice as its value ("lite", "pareto", ...)."""
-    values = OmegaConf.to_container(settings, resolve=True)
+def read_settings(settings: DictConfig, *, inputs: bool = True) -> DictConfig:
+    """``hydra.sweeper`` resolved and checked, with every choice as its value ("lite", "pareto", ...).
+
+    ``inputs=False`` leaves ``inputs`` unresolved (``{}``): the early settings check runs before the application
+    prepares its data, and an input's fingerprint may need that (a teacher downloaded by then)."""
+    skipped = () if inputs else ("inputs",)
+    values = {key: OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node := settings[key]) else node
+              for key in settings if key not in skipped}  # fmt: skip
+    values.update({key: {} for key in skipped})
     for key, (integer, bounds, null_means) in RANGES.items():
         require_number(f"hydra.sweeper.{key}", values[key], integer=integer, null_means=null_means, **bounds)
     values.update({key: choice(values[key], choices, f"hydra.sweeper.{key}") for key, choices in CHOICES.items()})
@@ -74,7 +80,22 @@ def read_settings(settings: DictConfig) -> DictConfig:
         )
     check_baseline(values.get("baseline"))
     check_warm_start(values.get("warm_start"))
+    check_inputs(values.get("inputs"))
     return OmegaConf.create(values)
+
+
+def check_inputs(inputs: Any) -> None:
+    """``hydra.sweeper.inputs`` maps names to fingerprints (strings or numbers)."""
+    if inputs is None:
+        return
+    if not isinstance(inputs, dict) or not all(
+        isinstance(key, str) and isinstance(value, (str, int, float)) and not isinstance(value, bool)
+        for key, value in inputs.items()
+    ):
+        raise SweepConfigError(
+            f"hydra.sweeper.inputs={inputs!r} must map names to fingerprints (strings or numbers), e.g. "
+            "{data: <hash of the data files>, teacher: <hash of the teacher>}."
+        )
 
 
 def check_warm_start(sources: Any) -> None:

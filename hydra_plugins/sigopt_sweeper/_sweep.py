@@ -122,7 +122,8 @@ def _start(driver: Driver, journal: Journal, settings: DictConfig, spec: Experim
     A new sweep reads its warm start (``hydra.sweeper.warm_start``) before anything is written, journals it
     after the header, and hands it to the driver before the first suggestion; a resumed one takes the
     journaled warm start (the sources must be the same)."""
-    state = journal.state_to_resume(spec, driver.name, resume=settings.resume)
+    inputs = dict(settings.get("inputs") or {})
+    state = journal.state_to_resume(spec, driver.name, resume=settings.resume, inputs=inputs)
     sources = [str(source) for source in settings.get("warm_start") or []]
     warm = state.warm if state.header is not None else (read_warm_start(sources, spec) if sources else None)
     if state.header is not None and sources != (warm.sources if warm else []):
@@ -134,7 +135,7 @@ def _start(driver: Driver, journal: Journal, settings: DictConfig, spec: Experim
     experiment_id = driver.start(state.header["experiment_id"] if state.header else settings.experiment_id)
     sweep_dir = journal.path.parent
     if state.header is None:  # the warm start goes in the header's own line: one append, no half-written start
-        header = sweep_header(driver.name, experiment_id, spec)
+        header = sweep_header(driver.name, experiment_id, spec, inputs)
         journal.write_header({**header, "warm_start": warm.to_record()} if warm is not None else header)
         if warm is not None:
             log.info("%s", warm.summary())

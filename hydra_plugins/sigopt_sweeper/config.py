@@ -110,6 +110,10 @@ class SigOptSweeperConf:
 
     resume: bool = False
     """Continue the sweep journaled in hydra.sweep.dir instead of refusing to overwrite it."""
+    inputs: Any = field(default_factory=dict)
+    """What every trial reads, as ``{name: fingerprint}`` the application computes (e.g. its data files' content and
+    its teacher's): journaled in the sweep's header, and a resume with any of them changed is refused, naming it, so
+    one front never mixes trials that trained or scored on different inputs. Empty: nothing checked."""
     metrics_hint: str | None = None
     """Where the application sets ``metrics`` (its presets), added to the error when they are empty."""
     warm_start: list[str] = field(default_factory=list)

@@ -54,7 +54,9 @@ class SettingsCheck(Callback):
 
         _quiet_interrupts_until_the_sweep_starts()
         with _exit_on_known_errors():
-            settings, spec = read_sweep_config(config.hydra.sweeper, OmegaConf.to_container(config.hydra.overrides.task))
+            settings, spec = read_sweep_config(
+                config.hydra.sweeper, OmegaConf.to_container(config.hydra.overrides.task), inputs=False
+            )
             check_unlocked(Path(str(config.hydra.sweep.dir)))
             driver = make_driver(settings, spec)
             if isinstance(driver, ApiDriver):

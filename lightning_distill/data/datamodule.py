@@ -38,7 +38,7 @@ from lightning_distill.data.samplers import LengthGroupedSampler, SortedByLength
 from lightning_distill.data.squad_reader import SquadRecord, fingerprint_files, read_squad_files, records_from_hub
 from lightning_distill.data.teacher_logit_cache import TeacherLogits, feature_lengths
 from lightning_distill.errors import ConfigError
-from lightning_distill.storage.atomic_files import staged_directory
+from lightning_distill.storage.atomic_files import remove_stale_staging, staged_directory
 from lightning_distill.storage.cache_manifest import damage, write_manifest
 
 log = logging.getLogger(__name__)
@@ -247,6 +247,8 @@ class SquadDataModule(LightningDataModule):
                     log.warning("Cached %s features %s are damaged (%s); featurizing again", split, path, problem)
                     shutil.rmtree(path)
                 if not path.exists():  # else another trial featurized (or repaired) while we waited
+                    if removed := remove_stale_staging(path):
+                        log.warning("Removed %d unfinished build(s) of %s left by a killed process", removed, path)
                     _save_atomically(self._featurize(records, split, tokenizer), path)
         else:
             log.info("Reusing cached %s features from %s", split, path)

@@ -55,8 +55,8 @@ from torch import nn
 from lightning_distill.config.checks import require_bool, require_choice, require_integer
 from lightning_distill.errors import ConfigError, DataError
 from lightning_distill.portable.model_inputs import SEGMENT_IDS, forward_inputs
-from lightning_distill.storage.atomic_files import staged_directory
-from lightning_distill.storage.cache_manifest import damage, verify, write_manifest
+from lightning_distill.storage.atomic_files import remove_stale_staging, staged_directory
+from lightning_distill.storage.cache_manifest import CacheDamagedError, damage, verify, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -133,17 +133,19 @@ class TeacherLogitCache:
         ``load_teacher`` is only called when the cache really has to be built, so a trial that finds
         it built never loads the teacher.
         """
-        if self.is_built() and damage(self.path) is None:
+        if self.is_built() and self.problem(features) is None:
             return False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.path.parent / f".{self.path.name}.lock")):
             if self.is_built():
-                problem = damage(self.path)
+                problem = self.problem(features)
                 if problem is None:  # another trial built (or repaired) it while we waited for the lock
                     log.info("Teacher-logit cache %s was built by another process", self.path)
                     return False
-                log.warning("Teacher-logit cache %s is damaged (%s); rebuilding it", self.path, problem)
+                log.warning("Teacher-logit cache %s is not this teacher's (%s); rebuilding it", self.path, problem)
                 shutil.rmtree(self.path)
+            if removed := remove_stale_staging(self.path):
+                log.warning("Removed %d unfinished build(s) of %s left by a killed process", removed, self.path)
             start = time.perf_counter()
             teacher = load_teacher()
             with staged_directory(self.path) as staging:
@@ -189,22 +191,36 @@ class TeacherLogitCache:
         (directory / META_FILE).write_text(json.dumps(meta, indent=2))
         write_manifest(directory)
 
+    def problem(self, features: datasets.Dataset) -> str | None:
+        """Why the built cache cannot serve these features (damaged files, another key or dtype, other feature
+        lengths), or None. A cache replaced while a sweep runs (another teacher's copied in) is such a case."""
+        damaged = damage(self.path)
+        if damaged is not None:
+            return damaged
+        meta = json.loads((self.path / META_FILE).read_text())
+        if meta.get("key") != self.key or meta.get("dtype") != self.settings.dtype:
+            return f"it holds key {meta.get('key')!r} ({meta.get('dtype')}), not {self.key!r} ({self.settings.dtype})"
+        stored = np.diff(np.load(self.path / OFFSETS_FILE))
+        if len(stored) != len(features) or not np.array_equal(stored, feature_lengths(features)):
+            return f"its {len(stored)} features' lengths are not those of the {len(features)} train features"
+        return None
+
     def open(self, features: datasets.Dataset) -> TeacherLogits:
-        """Read access; checks that the cache belongs to these features."""
+        """Read access; checks that the cache belongs to these features.
+
+        A cache that does not (``problem``) raises ``CacheDamagedError``: a search re-runs the trial as an
+        infrastructure failure, and that run's ``build`` rebuilds the cache, instead of observing every later trial
+        as failed on a cache someone replaced."""
         if not self.is_built():
             raise DataError(f"teacher-logit cache {self.path} is missing: build it first.")
         verify(self.path, "teacher-logit cache")
-        meta = json.loads((self.path / META_FILE).read_text())
-        if meta.get("key") != self.key or meta.get("dtype") != self.settings.dtype:
-            raise DataError(f"teacher-logit cache {self.path} holds key {meta.get('key')!r}, not {self.key!r}: delete it.")
-        logits = TeacherLogits(self.path, self.settings.dtype)
-        stored = np.diff(logits.offsets)
-        if len(stored) != len(features) or not np.array_equal(stored, feature_lengths(features)):
-            raise DataError(
-                f"teacher-logit cache {self.path} does not match the train features (feature count or lengths "
-                "differ): it is damaged. Delete the directory; the next run rebuilds it."
+        problem = self.problem(features)
+        if problem is not None:
+            raise CacheDamagedError(
+                f"teacher-logit cache {self.path} cannot serve this run: {problem}. The next run rebuilds it (or "
+                "delete the directory)."
             )
-        return logits
+        return TeacherLogits(self.path, self.settings.dtype)
 
 
 class TeacherLogits:

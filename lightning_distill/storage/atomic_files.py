@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -74,6 +75,22 @@ def staged_directory(path: str | Path, *, replace: bool = False) -> Iterator[Pat
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+MKDTEMP_SUFFIX = re.compile(r"[a-z0-9_]{8}")
+"""What ``tempfile.mkdtemp`` appends to a staging directory's prefix (so ``train-ab``'s never matches ``train-ab-c``'s)."""
+
+
+def remove_stale_staging(path: str | Path) -> int:
+    """Delete the staging directories ``staged_directory`` left beside ``path`` when a build was killed (SIGKILL
+    skips its ``finally``); how many. Call it only while holding the lock that serializes builds of ``path``: then no
+    staging directory of ``path`` belongs to a live build."""
+    path = Path(path)
+    stale = [entry for entry in path.parent.glob(f".{path.name}-*")
+             if entry.is_dir() and MKDTEMP_SUFFIX.fullmatch(entry.name[len(path.name) + 2 :])]  # fmt: skip
+    for entry in stale:
+        shutil.rmtree(entry, ignore_errors=True)
+    return len(stale)
 
 
 def respect_umask(directory: str | Path) -> None:
