@@ -140,3 +140,38 @@ def test_a_smoke_sweep_resumed_on_other_data_is_refused_naming_the_data(tmp_path
 
 def observations_of(sweep_dir):
     return [json.loads(line) for line in (sweep_dir / "observations.jsonl").read_text().splitlines()]
+
+
+# --- 1. basic-launcher batches are journaled trial by trial ------------------------------------------------------------
+
+def test_a_sweep_killed_during_a_batchs_second_trial_keeps_the_first(tmp_path):
+    import signal
+
+    from test_fault_matrix import FAULTY_APP, check_sweep, observed_before, sweep
+
+    sweep_dir = tmp_path / "sweep"
+    killed = sweep(sweep_dir, app=FAULTY_APP, SWEEP_KILL_AT="running:2")  # parallelism 2: trials 0 and 1 one batch
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert observed_before(sweep_dir) == {0}, "the batch's first trial is journaled as soon as it ends"
+    resumed = sweep(sweep_dir, "hydra.sweeper.resume=true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    check_sweep(sweep_dir, {0})  # trial 0 ran once
+
+
+def test_a_batch_mate_that_never_started_is_not_counted_as_started(tmp_path):
+    import signal
+
+    from test_fault_matrix import FAULTY_APP, check_sweep, journal_events, sweep
+
+    sweep_dir = tmp_path / "sweep"
+    for attempt in range(2):  # the batch's first trial kills the sweep twice
+        resume = ["hydra.sweeper.resume=true"] if attempt else []
+        killed = sweep(sweep_dir, *resume, app=FAULTY_APP, SWEEP_KILL_AT="running:1")
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    started = [record["trial"] for record in journal_events(sweep_dir, "started")]
+    assert started == [0, 0], "trial 1 never started"
+    resumed = sweep(sweep_dir, "hydra.sweeper.resume=true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    records = check_sweep(sweep_dir)
+    assert records[0]["status"] == "failed" and "started 2 times" in records[0]["reason"]
+    assert records[1]["status"] == "completed"

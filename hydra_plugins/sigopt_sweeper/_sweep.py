@@ -198,6 +198,7 @@ class RunningSweep:
 
     def __post_init__(self) -> None:
         self.sweep_dir = self.journal.path.parent
+        self.pool.on_start = lambda trial: self.journal.record_started(trial.number)
         self.baseline = OmegaConf.to_container(self.settings.baseline) if self.settings.baseline else None
         self.prefetcher = Prefetcher(self.driver)
 
@@ -310,8 +311,7 @@ class RunningSweep:
         while self.pool.has_room(len(self.in_flight)) and self._budget_left():
             trial = self._next_trial()
             self.starts[trial.number] += 1
-            self.journal.record_started(trial.number)
-            self.pool.submit(self._attempt(trial))
+            self.pool.submit(self._attempt(trial))  # journaled as started by the pool's on_start, when it starts
             self.in_flight[trial.number] = trial
         return bool(self.in_flight)
 

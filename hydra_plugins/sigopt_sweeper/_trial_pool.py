@@ -5,8 +5,11 @@ Hydra's ``Launcher.launch`` returns only when every job of a batch is done, so a
 pool therefore bypasses ``launch`` and submits each trial as its own Ray task, built exactly as
 hydra-ray-launcher builds them (its ``ray.init`` and ``ray.remote`` settings, e.g. GPUs per
 trial, apply), and ``ray.wait``s for whichever finishes first: a free worker takes the next
-suggestion at once. Other launchers get batches of ``parallelism`` through ``launch`` (the basic
-launcher runs them one after another in this process; joblib or submitit in parallel).
+suggestion at once. Other launchers get batches of ``parallelism`` through ``launch`` (joblib or submitit run
+a batch in parallel). Hydra's basic launcher runs a batch one job after another in this process, so the pool
+hands it one trial at a time: each trial is journaled as started when it really starts and as observed as soon
+as it ends, and a sweep killed during a batch's second trial neither re-runs the first nor counts a start of one
+that never began (issue 36).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +43,7 @@ from hydra_plugins.sigopt_sweeper._trial import (
 log = logging.getLogger(__name__)
 
 RAY_LAUNCHER = "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"
+BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 LOCAL_OBJECT_STORE_BYTES = 78643200
 """hydra-ray-launcher's default for local instances (trials exchange only configs and metrics)."""
 
@@ -102,16 +106,24 @@ def _alarm(timeout_s: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def _no_hook(trial: Trial) -> None:
+    return None
+
+
 class LauncherPool:
-    """Batch-synchronous: what Hydra's launcher API offers."""
+    """Batch-synchronous: what Hydra's launcher API offers (one trial at a time for a sequential launcher)."""
 
     asynchronous = False
 
-    def __init__(self, launcher: Launcher, capacity: int, sweep_dir: Path) -> None:
+    def __init__(self, launcher: Launcher, capacity: int, sweep_dir: Path, *, sequential: bool = False) -> None:
         self.launcher = launcher
         self.capacity = capacity
         self.sweep_dir = sweep_dir
+        self.sequential = sequential
+        """The launcher runs a batch's jobs one after another (Hydra's basic launcher): launch them one by one."""
         self.queued: list[Trial] = []
+        self.on_start: Callable[[Trial], None] = _no_hook
+        """Called for each trial when it starts (the sweep journals it then)."""
 
     def has_room(self, in_flight: int) -> bool:
         return in_flight < self.capacity
@@ -119,15 +131,17 @@ class LauncherPool:
     def submit(self, trial: Trial) -> None:
         self.queued.append(trial)
 
-    def wait(self) -> list[TrialOutcome]:
-        outcomes: list[TrialOutcome] = []
-        for run in _consecutive_runs(self.queued):
+    def wait(self) -> Iterator[TrialOutcome]:
+        """Each outcome as soon as its launch returns: the sweep journals it before the next launch starts."""
+        queued, self.queued = self.queued, []
+        runs = [[trial] for trial in sorted(queued, key=lambda item: item.number)] if self.sequential else _consecutive_runs(queued)
+        for run in runs:
+            for trial in run:
+                self.on_start(trial)
             submitted = time.time()
             returns = self.launcher.launch([trial.overrides for trial in run], initial_job_idx=run[0].number)
             for trial, job_return in zip(run, returns):
-                outcomes.append(_outcome(trial, job_return, submitted, time.time(), self.sweep_dir))
-        self.queued = []
-        return outcomes
+                yield _outcome(trial, job_return, submitted, time.time(), self.sweep_dir)
 
     def close(self) -> None:
         self.queued = []
@@ -158,6 +172,8 @@ class RayPool:
         self.config = config
         self.task_function = task_function
         self.timeout_s = timeout_s
+        self.on_start: Callable[[Trial], None] = _no_hook
+        """Called for each trial as it is submitted (a Ray task starts when a worker is free; counted as started)."""
         self.remote_options = _remote_options(launcher.ray_cfg.remote)
         init = launcher.ray_cfg.init
         local = not init.get("address")
@@ -201,6 +217,7 @@ class RayPool:
         with open_dict(sweep_config):
             sweep_config.hydra.job.id = f"job_id_for_{trial.number}"
             sweep_config.hydra.job.num = trial.number
+        self.on_start(trial)
         reference = launch_job_on_ray(
             self.hydra_context, self.remote_options, sweep_config, self.task_function, Singleton.get_state()
         )
@@ -277,7 +294,8 @@ def make_pool(
         type(launcher).__name__,
         capacity,
     )
-    return LauncherPool(launcher, capacity, sweep_dir)
+    sequential = OmegaConf.select(config, "hydra.launcher._target_", default="") == BASIC_LAUNCHER
+    return LauncherPool(launcher, capacity, sweep_dir, sequential=sequential)
 
 
 def _is_ray_launcher(launcher: Launcher, config: DictConfig) -> bool:
