@@ -175,3 +175,32 @@ def test_a_batch_mate_that_never_started_is_not_counted_as_started(tmp_path):
     records = check_sweep(sweep_dir)
     assert records[0]["status"] == "failed" and "started 2 times" in records[0]["reason"]
     assert records[1]["status"] == "completed"
+
+
+# --- 7. the budget changed on resume is said -----------------------------------------------------------------------
+
+def test_a_budget_changed_on_resume_is_said_and_one_below_the_journal_names_the_trials_left_out(tmp_path):
+    import signal
+
+    from test_fault_matrix import FAULTY_APP, journal_events
+    from test_sigopt_sweeper import SWEEP_APP, run
+
+    sweep_dir = tmp_path / "sweep"
+
+    def sweep(budget, *extra, app=SWEEP_APP, **env):
+        return run([app, "-m", f"hydra.sweeper.budget={budget}", "hydra.sweeper.parallelism=2", "duration=0.1", *extra],
+                   timeout=300, SWEEP_DIR=str(sweep_dir), **env)  # fmt: skip
+
+    killed = sweep(4, app=FAULTY_APP, SWEEP_KILL_AT="running:3")  # trials 0, 1 observed; 2 killed, 3 never started
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    lower = sweep(3, "hydra.sweeper.resume=true")
+    said = lower.stdout + lower.stderr
+    assert lower.returncode == 0, said[-3000:]
+    assert "hydra.sweeper.budget=3 on resume is below the 2 observations and 2 pending trials journaled (budget 4): " \
+           "1 pending trial(s) will not run. Resume with hydra.sweeper.budget=4 or more" in said
+    assert sorted(record["trial"] for record in journal_events(sweep_dir, "observation")) == [0, 1, 2]
+    higher = sweep(6, "hydra.sweeper.resume=true")
+    said = higher.stdout + higher.stderr
+    assert higher.returncode == 0, said[-3000:]
+    assert "hydra.sweeper.budget changed on resume: journaled 4, now 6; the sweep runs to 6 observations" in said
+    assert sorted(record["trial"] for record in journal_events(sweep_dir, "observation")) == list(range(6))

@@ -180,17 +180,18 @@ class Journal:
                 )
             return JournalState()
         state = self.load()
+        header = state.header
+        if header is None:  # the same answer with or without resume=true: no circle between the two messages
+            raise SweepConfigError(
+                f"{self.path} has no readable sweep header (its first line), so no run can tell which experiment, "
+                f"driver and settings it would continue, and this sweep cannot be resumed. Keep its "
+                f"{len(state.observations)} observations by starting a new sweep in another hydra.sweep.dir with "
+                f"hydra.sweeper.warm_start=[{self.path.parent}] (nothing here was overwritten)."
+            )
         if not resume:
             raise SweepConfigError(
                 f"{self.path.parent} already holds a sweep journal ({len(state.observations)} observations). Pass "
                 "hydra.sweeper.resume=true to continue it, or choose another hydra.sweep.dir; nothing was overwritten."
-            )
-        header = state.header
-        if header is None:
-            raise SweepConfigError(
-                f"{self.path} has no readable sweep header (its first line), so this run cannot tell which "
-                "experiment, driver and settings it continues; resuming would start a second experiment. Restore "
-                "the line from a backup, or start a new sweep in another hydra.sweep.dir."
             )
         if header["driver"] != driver:
             raise SweepConfigError(

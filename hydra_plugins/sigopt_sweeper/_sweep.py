@@ -146,6 +146,7 @@ def _start(driver: Driver, journal: Journal, settings: DictConfig, spec: Experim
         log.info(
             "Resuming %s: %d observations, %d trials to re-run", sweep_dir, len(state.observations), len(state.pending)
         )
+        _say_budget_change(state, spec)
     if warm is not None and warm.observations:
         driver.warm_start(warm.observations)
     suggestion_ids = [trial.suggestion_id for trial in state.trials.values()]
@@ -162,6 +163,23 @@ def _start(driver: Driver, journal: Journal, settings: DictConfig, spec: Experim
         sweep_dir,
     )
     return state
+
+
+def _say_budget_change(state: JournalState, spec: ExperimentSpec) -> None:
+    """A resume with another ``budget`` runs to the new one; one below what is journaled leaves trials unrun."""
+    journaled = state.header["experiment"].get("observation_budget") if state.header else None
+    if journaled is None or journaled == spec.budget:
+        return
+    done, pending = len(state.observations), len(state.pending)
+    if spec.budget >= done + pending:
+        log.warning("hydra.sweeper.budget changed on resume: journaled %d, now %d; the sweep runs to %d observations "
+                    "(%d more, %d of them re-runs of pending trials).", journaled, spec.budget, spec.budget,
+                    spec.budget - done, pending)  # fmt: skip
+    else:
+        log.warning("hydra.sweeper.budget=%d on resume is below the %d observations and %d pending trials journaled "
+                    "(budget %d): %d pending trial(s) will not run. Resume with "
+                    "hydra.sweeper.budget=%d or more to run them.", spec.budget, done, pending, journaled,
+                    done + pending - max(spec.budget, done), done + pending)  # fmt: skip
 
 
 @dataclass
