@@ -204,3 +204,22 @@ def test_a_budget_changed_on_resume_is_said_and_one_below_the_journal_names_the_
     assert higher.returncode == 0, said[-3000:]
     assert "hydra.sweeper.budget changed on resume: journaled 4, now 6; the sweep runs to 6 observations" in said
     assert sorted(record["trial"] for record in journal_events(sweep_dir, "observation")) == list(range(6))
+
+
+# --- 6. a completely full disk, first felt by Hydra's own writes ------------------------------------------------------
+
+def test_a_full_disk_first_felt_by_hydras_config_save_is_one_line_naming_a_path(tmp_path):
+    from test_fault_matrix import FAULTY_APP, check_sweep, sweep
+
+    sweep_dir = tmp_path / "sweep"
+    full = sweep(sweep_dir, app=FAULTY_APP, SWEEP_DISK_FULL_EVERYWHERE_AT="5")
+    output = full.stdout + full.stderr
+    assert full.returncode == 1, output[-3000:]
+    assert "Traceback" not in output and "--- Logging error ---" not in output, output[-3000:]
+    assert "cannot log to" in output and output.count("cannot log to") <= 3  # once per log file, not per line
+    stopped = [line for line in output.splitlines() if "sigopt sweeper stopped" in line]
+    assert stopped and f"cannot write {sweep_dir}" in stopped[-1] and "No space left on device" in stopped[-1]
+    resumed = sweep(sweep_dir, "hydra.sweeper.resume=true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    records = check_sweep(sweep_dir)
+    assert all(record["status"] == "completed" for record in records.values()), "the disk's fault is no trial's"

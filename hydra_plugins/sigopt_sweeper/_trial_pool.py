@@ -34,6 +34,7 @@ from hydra_plugins.sigopt_sweeper._trial import (
     Trial,
     TrialOutcome,
     TrialTimeoutError,
+    disk_error,
     failure_reason,
     first_line,
     is_infrastructure_failure,
@@ -139,7 +140,15 @@ class LauncherPool:
             for trial in run:
                 self.on_start(trial)
             submitted = time.time()
-            returns = self.launcher.launch([trial.overrides for trial in run], initial_job_idx=run[0].number)
+            try:
+                returns = self.launcher.launch([trial.overrides for trial in run], initial_job_idx=run[0].number)
+            except OSError as error:  # Hydra's own writes around the job (its .hydra/ configs) escape the job's result
+                if disk_error(error) is None:
+                    raise
+                for trial in run:
+                    yield _failed(trial, _naming_the_trial_dir(error, self.sweep_dir / str(trial.number)), submitted,
+                                  time.time(), str(self.sweep_dir / str(trial.number)))  # fmt: skip
+                continue
             for trial, job_return in zip(run, returns):
                 yield _outcome(trial, job_return, submitted, time.time(), self.sweep_dir)
 
@@ -335,6 +344,15 @@ def _outcome(trial: Trial, job_return: JobReturn, submitted: float, returned: fl
         outcome = TrialOutcome(trial, False, None, f"exception: {error!r}", submitted, returned, output_dir)
     log.warning("trial %d failed: %s", trial.number, outcome.reason)
     return outcome
+
+
+def _naming_the_trial_dir(error: OSError, trial_dir: Path) -> OSError:
+    """A disk error as the user needs it: with a path. A failed ``write`` to an open file carries none."""
+    if error.filename:
+        return error
+    named = OSError(error.errno, error.strerror or str(error), f"{trial_dir} (the trial's directory)")
+    named.__cause__ = error
+    return named
 
 
 def _failed(

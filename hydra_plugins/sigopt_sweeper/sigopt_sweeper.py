@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +34,7 @@ class SigOptSweeper(Sweeper):
         self.sweep_impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> Any:
-        with _exit_on_known_errors():
+        with _one_line_per_failing_log_file(), _exit_on_known_errors():
             return self.sweep_impl.sweep(arguments)
 
 
@@ -61,6 +62,33 @@ class SettingsCheck(Callback):
             driver = make_driver(settings, spec)
             if isinstance(driver, ApiDriver):
                 driver.check_server(settings.check_timeout_s)
+
+
+@contextmanager
+def _one_line_per_failing_log_file() -> Iterator[None]:
+    """On a full disk every line logged to a file fails, and Python prints a ``--- Logging error ---`` traceback for
+    each, burying the sweep's own message. During the sweep a disk error in a log handler is said once per handler,
+    in one line; any other logging error is reported as Python does."""
+    from hydra_plugins.sigopt_sweeper._trial import disk_error
+
+    original = logging.Handler.handleError
+    said: set[int] = set()
+
+    def handle_error(handler: logging.Handler, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if error is None or disk_error(error) is None:
+            original(handler, record)
+            return
+        if id(handler) not in said:
+            said.add(id(handler))
+            where = getattr(handler, "baseFilename", type(handler).__name__)
+            sys.stderr.write(f"sigopt sweeper: cannot log to {where}: {error}; its further lines are dropped\n")
+
+    logging.Handler.handleError = handle_error  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        logging.Handler.handleError = original  # type: ignore[method-assign]
 
 
 def _quiet_interrupts_until_the_sweep_starts() -> None:

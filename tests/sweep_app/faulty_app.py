@@ -73,8 +73,48 @@ def disk_full_at(count: int) -> None:
     _result_files.write_text_atomically = result_write
 
 
+def disk_full_everywhere_at(count: int) -> None:
+    """As ``disk_full_at``, and from then on Hydra's own writes around a job (its ``.hydra/`` configs) and every log
+    file fail too, as a write to an open file does: ENOSPC with no path."""
+    import logging
+
+    from hydra.core import utils
+
+    disk_full_at(count)
+    save, emit = utils._save_config, logging.FileHandler.emit
+    state = {"appends": 0}
+    append = _journal.Journal._append
+
+    def counting(self: Any, record: Any) -> None:
+        state["appends"] += 1
+        append(self, record)
+
+    def no_space() -> OSError:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def save_config(*args: Any, **kwargs: Any) -> Any:
+        if state["appends"] >= count - 1:
+            raise no_space()
+        return save(*args, **kwargs)
+
+    def file_emit(self: Any, record: Any) -> None:
+        if state["appends"] >= count - 1:
+            try:
+                raise no_space()
+            except OSError:
+                self.handleError(record)
+                return
+        emit(self, record)
+
+    _journal.Journal._append = counting
+    utils._save_config = save_config
+    logging.FileHandler.emit = file_emit
+
+
 if __name__ == "__main__":
-    if "SWEEP_DISK_FULL_AT" in os.environ:
+    if "SWEEP_DISK_FULL_EVERYWHERE_AT" in os.environ:
+        disk_full_everywhere_at(int(os.environ["SWEEP_DISK_FULL_EVERYWHERE_AT"]))
+    elif "SWEEP_DISK_FULL_AT" in os.environ:
         disk_full_at(int(os.environ["SWEEP_DISK_FULL_AT"]))
     else:
         point, _, count = os.environ["SWEEP_KILL_AT"].partition(":")
