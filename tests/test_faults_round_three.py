@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict
 
 import numpy as np
@@ -223,3 +224,34 @@ def test_a_full_disk_first_felt_by_hydras_config_save_is_one_line_naming_a_path(
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     records = check_sweep(sweep_dir)
     assert all(record["status"] == "completed" for record in records.values()), "the disk's fault is no trial's"
+
+
+# --- 4. a hung child process -------------------------------------------------------------------------------------------
+
+def test_a_forked_child_does_not_keep_the_sweep_lock_after_its_parent_dies(tmp_path):
+    """An orphaned DataLoader worker of a killed sweep shared the lock's file (flock is per open file), so the resume
+    was refused naming a dead pid. A forked child now drops its copy at once."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from hydra_plugins.sigopt_sweeper._lock import SweepLock
+
+    script = ("import os, signal, sys, time\n"
+              "from hydra_plugins.sigopt_sweeper._lock import SweepLock\n"
+              "lock = SweepLock(sys.argv[1]); lock.acquire()\n"
+              "child = os.fork()\n"
+              "if child == 0:\n"
+              "    null = os.open(os.devnull, os.O_RDWR); os.dup2(null, 1); os.dup2(null, 2)\n"
+              "    time.sleep(60); os._exit(0)\n"  # the orphan, alive after its parent
+              "print(child, flush=True); os.kill(os.getpid(), signal.SIGKILL)\n")  # fmt: skip
+    killed = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=False)
+    orphan = int(killed.stdout.split()[0])
+    try:
+        time.sleep(0.2)
+        lock = SweepLock(tmp_path)
+        lock.acquire()  # was: SweepLockedError naming the dead parent
+        lock.release()
+    finally:
+        os.kill(orphan, signal.SIGKILL)

@@ -29,6 +29,30 @@ from hydra_plugins.sigopt_sweeper._settings import SweepConfigError
 LOCK_NAME = ".sweep.lock"
 
 
+_HELD: set[int] = set()
+"""Descriptors of the sweep locks this process holds."""
+
+
+def _close_in_child() -> None:
+    """A forked child (a trial's DataLoader worker) shares the lock's open file, and an ``flock`` lasts while any
+    descriptor of it is open: an orphaned worker of a killed sweep would keep the directory locked (naming a dead
+    pid) until it died. The child points its copy at /dev/null at once (the descriptor number stays valid for the
+    file object that owns it); the parent's keeps the lock."""
+    if not _HELD:
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    for descriptor in _HELD:
+        try:
+            os.dup2(null, descriptor)
+        except OSError:
+            pass
+    os.close(null)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_close_in_child)
+
+
 class SweepLockedError(SweepConfigError):
     """Another live process holds this sweep directory."""
 
@@ -60,9 +84,11 @@ class SweepLock:
         handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}) + "\n")
         handle.flush()
         self._handle = handle
+        _HELD.add(handle.fileno())
 
     def release(self) -> None:
         if self._handle is not None:
+            _HELD.discard(self._handle.fileno())
             self._handle.close()  # closing the last descriptor releases the flock
             self._handle = None
 
