@@ -255,3 +255,43 @@ def test_a_forked_child_does_not_keep_the_sweep_lock_after_its_parent_dies(tmp_p
         lock.release()
     finally:
         os.kill(orphan, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("stop", ["timeout", "SIGINT"])
+def test_a_trial_with_a_stopped_child_process_ends_and_so_does_the_sweep(tmp_path, stop):
+    """A hung DataLoader worker (SIGSTOP): the trial past trial_timeout_s, or the sweep on Ctrl-C, ends, its stopped
+    child is killed, and the process exits (it hung forever in multiprocessing's exit join)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_fault_matrix import journal_events
+    from test_sigopt_sweeper import SWEEP_APP, sweep_env
+
+    sweep_dir = tmp_path / "sweep"
+    args = [sys.executable, str(SWEEP_APP), "-m", "hydra.sweeper.budget=2", "hydra.sweeper.parallelism=1",
+            "duration=0.1", "stopped_child_jobs=[0]", f"hydra.sweep.dir={sweep_dir}"]  # fmt: skip
+    if stop == "timeout":
+        args.append("hydra.sweeper.trial_timeout_s=3")
+    process = subprocess.Popen(args, env=sweep_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if stop == "SIGINT":
+        deadline = time.time() + 120
+        while not list(sweep_dir.glob("0/runs.log")) and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+    try:
+        output, _ = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("the sweep process did not exit: a stopped child held it")
+    assert "stopped 1 child process(es) the trial left behind" in output, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    if stop == "timeout":
+        assert process.returncode == 0, output[-3000:]
+        reasons = {record["trial"]: record.get("reason") for record in journal_events(sweep_dir, "observation")}
+        assert reasons[0].startswith("timeout") and reasons[1] is None
+    else:
+        assert process.returncode == 128 + signal.SIGINT, output[-3000:]
+        assert "hydra.sweeper.resume=true" in output

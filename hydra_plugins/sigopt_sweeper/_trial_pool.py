@@ -83,9 +83,38 @@ class TimedTask:
 
     def __call__(self, cfg: DictConfig) -> TimedValue:
         started_at = time.time()
-        with _alarm(self.timeout_s):
-            value = self.task_function(cfg)
+        try:
+            with _alarm(self.timeout_s):
+                value = self.task_function(cfg)
+        except (TrialTimeoutError, KeyboardInterrupt, SystemExit):  # a stopped trial's workers may be hung
+            stop_children()
+            raise
         return TimedValue(value, started_at, time.time())
+
+
+CHILD_GRACE_S = 2.0
+"""How long a trial's leftover child process gets to end on SIGTERM before SIGKILL (a stopped one never does)."""
+
+
+def stop_children() -> list[int]:
+    """End the child processes a stopped trial left behind in this process (its DataLoader workers): a timed-out or
+    interrupted trial does not get to shut them down, and a hung one (e.g. stopped with SIGSTOP) would hold the
+    process at exit forever, as multiprocessing joins its children then. SIGTERM, then SIGKILL."""
+    import multiprocessing
+
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    deadline = time.monotonic() + CHILD_GRACE_S
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+        if child.is_alive():
+            child.kill()
+            child.join(CHILD_GRACE_S)
+    if children:
+        log.warning("stopped %d child process(es) the trial left behind (pids %s)", len(children),
+                    ", ".join(str(child.pid) for child in children))  # fmt: skip
+    return [child.pid for child in children if child.pid is not None]
 
 
 @contextmanager

@@ -4,6 +4,7 @@ the Sweeper, and the callback that checks its settings when a multirun starts (c
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -34,8 +35,30 @@ class SigOptSweeper(Sweeper):
         self.sweep_impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> Any:
-        with _one_line_per_failing_log_file(), _exit_on_known_errors():
-            return self.sweep_impl.sweep(arguments)
+        try:
+            with _one_line_per_failing_log_file(), _exit_on_known_errors():
+                return self.sweep_impl.sweep(arguments)
+        finally:
+            _exit_at_once_on_a_signal()
+
+
+def _exit_at_once_on_a_signal() -> None:
+    """After the sweep (its trials journaled), a Ctrl-C or SIGTERM ends the process at once with one line: not the
+    start-up handler's "before this run started any trial" and a traceback, and not a wait on exit handlers (which
+    join child processes) that a hung child would make endless."""
+    from hydra_plugins.sigopt_sweeper._interrupts import InterruptWatch
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        sys.stderr.write(f"sigopt sweeper: interrupted ({signal.Signals(signum).name}) while exiting; the sweep's "
+                         "trials are journaled\n")  # fmt: skip
+        sys.stderr.flush()
+        os._exit(SIGNAL_EXIT_BASE + signum)
+
+    for signum in InterruptWatch.SIGNALS:
+        signal.signal(signum, stop)
 
 
 class SettingsCheck(Callback):

@@ -27,7 +27,15 @@ def main(cfg: DictConfig) -> dict[str, float] | None:
     first_attempt = ".attempt" not in output_dir.name  # the sweeper starts a trial again in N.attemptK
     if os.environ.get("SWEEP_APP_BROKEN_WORKER") or (job in cfg.exit_jobs and first_attempt):
         os._exit(3)  # the worker process dies mid-trial: every time on a broken worker, else on the first attempt
-    time.sleep(float(cfg.duration) if job not in cfg.hang_jobs else 3600.0)
+    if job in cfg.stopped_child_jobs:  # a DataLoader worker that hangs: stopped, it never ends on SIGTERM
+        import multiprocessing
+        import signal
+
+        child = multiprocessing.get_context("fork").Process(target=os.kill, args=(0, 0))
+        child.run = lambda: os.kill(os.getpid(), signal.SIGSTOP)  # type: ignore[method-assign]
+        child.start()
+    hung = job in cfg.hang_jobs or job in cfg.stopped_child_jobs
+    time.sleep(float(cfg.duration) if not hung else 3600.0)
     if os.environ.get("SWEEP_APP_DISK_FULL") or (job in cfg.disk_jobs and first_attempt):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(output_dir / "model.safetensors"))
     if cfg.fail == "oom" or job in cfg.oom_jobs:
