@@ -295,3 +295,16 @@ def test_a_trial_with_a_stopped_child_process_ends_and_so_does_the_sweep(tmp_pat
     else:
         assert process.returncode == 128 + signal.SIGINT, output[-3000:]
         assert "hydra.sweeper.resume=true" in output
+
+
+def test_a_ray_sweep_waiting_on_a_hung_trial_says_so_periodically(tmp_path):
+    """With default settings a hung Ray trial waited forever in silence; now the wait logs the trials in flight."""
+    from test_sigopt_sweeper import LOCAL_RAY, SWEEP_APP, run
+
+    sweep_dir = tmp_path / "sweep"
+    result = run([SWEEP_APP, "-m", *LOCAL_RAY, "hydra.sweeper.budget=2", "hydra.sweeper.parallelism=2", "duration=0.1",
+                  "hang_jobs=[1]", "hydra.sweeper.waiting_log_s=2", "hydra.sweeper.trial_timeout_s=12"],
+                 timeout=300, SWEEP_DIR=str(sweep_dir))  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert output.count("waiting on trials 1 (") >= 2, output[-3000:]

@@ -25,6 +25,7 @@ RANGES: dict[str, tuple[bool, dict[str, float], str | None]] = {
     "blas_threads": (True, {"minimum": 1}, "the BLAS library's default"),
     "spe_beyond": (True, {"minimum": 0}, "lite's own rule"),
     "trial_timeout_s": (False, {"above": 0}, "no limit"),
+    "waiting_log_s": (False, {"above": 0}, "never"),
     "retry_backoff_s": (False, {"above": 0}, None),
     "check_timeout_s": (False, {"above": 0}, None),
 }

@@ -95,6 +95,7 @@ class SigOptSweep:
                 self.hydra_context,
                 self.task,
                 settings.trial_timeout_s,
+                settings.waiting_log_s,
             )
             try:
                 state = _start(driver, journal, settings, spec)

@@ -199,6 +199,7 @@ class RayPool:
         config: DictConfig,
         task_function: Any,
         timeout_s: float | None = None,
+        waiting_log_s: float | None = None,
     ) -> None:
         import ray
         from hydra_plugins.hydra_ray_launcher._launcher_util import start_ray  # the launcher's own start-up
@@ -210,6 +211,7 @@ class RayPool:
         self.config = config
         self.task_function = task_function
         self.timeout_s = timeout_s
+        self.waiting_log_s = waiting_log_s
         self.on_start: Callable[[Trial], None] = _no_hook
         """Called for each trial as it is submitted (a Ray task starts when a worker is free; counted as started)."""
         self.remote_options = _remote_options(launcher.ray_cfg.remote)
@@ -263,9 +265,15 @@ class RayPool:
 
     def wait(self) -> list[TrialOutcome]:
         references = list(self.running)
-        ready, _ = self.ray.wait(references, num_returns=1, timeout=self._until_first_deadline())
-        if not ready:
-            return self._cancel_overdue()
+        while True:
+            deadline = self._until_first_deadline()
+            timeout = min((s for s in (deadline, self.waiting_log_s) if s is not None), default=None)
+            ready, _ = self.ray.wait(references, num_returns=1, timeout=timeout)
+            if ready:
+                break
+            if deadline is not None and timeout == deadline:
+                return self._cancel_overdue()
+            log.info("waiting on trials %s", self.running_line())
         more, _ = self.ray.wait(references, num_returns=len(references), timeout=0)
         outcomes = []
         for reference in {*ready, *more}:
@@ -284,6 +292,12 @@ class RayPool:
                 continue
             outcomes.append(_outcome(trial, job_return, submitted, time.time(), self.sweep_dir))
         return outcomes
+
+    def running_line(self) -> str:
+        """The trials in flight and how long each has run, longest first: ``3 (25 min), 4 (12 min)``."""
+        now = time.time()
+        running = sorted(self.running.values(), key=lambda entry: entry[1])
+        return ", ".join(f"{trial.number} ({(now - submitted) / 60:.0f} min)" for trial, submitted in running)
 
     def _until_first_deadline(self) -> float | None:
         if not self.timeout_s:
@@ -322,10 +336,12 @@ def make_pool(
     hydra_context: HydraContext,
     task_function: TimedTask,
     timeout_s: float | None = None,
+    waiting_log_s: float | None = None,
 ) -> LauncherPool | RayPool:
-    """``timeout_s``: Ray cancels a trial past it; other launchers get it as an alarm in the task."""
+    """``timeout_s``: Ray cancels a trial past it; other launchers get it as an alarm in the task.
+    ``waiting_log_s``: Ray logs the trials it waits on at this interval while none finishes."""
     if _is_ray_launcher(launcher, config):
-        return RayPool(launcher, capacity, sweep_dir, hydra_context, config, task_function, timeout_s)
+        return RayPool(launcher, capacity, sweep_dir, hydra_context, config, task_function, timeout_s, waiting_log_s)
     task_function.timeout_s = timeout_s
     log.info(
         "%s has no asynchronous API: trials run in batches of %d (use hydra/launcher=ray for asynchronous trials).",

@@ -158,6 +158,9 @@ class SigOptSweeperConf:
     trial_timeout_s: float | None = None
     """Seconds a trial may take (on Ray from submission, so queueing counts); past it the trial is
     cancelled and recorded as failed with reason ``timeout: ...``. null = no limit."""
+    waiting_log_s: float | None = 600.0
+    """With Ray, while no trial finishes for this long, log which trials are running and for how long (one line per
+    interval), so a hung trial without ``trial_timeout_s`` is seen in the log, not only as silence. null = never."""
     first_failures_alike: int | None = 3
     """Stop the sweep (exit 2) when the first this-many trials it runs all fail with the same error (digits
     aside): a setting that breaks every trial (``trainer.precision=bogus``, a logger without its token), not a
