@@ -225,14 +225,31 @@ def paid_points(paid: Path) -> list[tuple[float, float]]:
         return [(-float(row["best_f1"]), float(row["num_params"]) / M) for row in csv.DictReader(handle)]
 
 
-def whole_study_savings(savings: list[tuple[int, int, float, float]]) -> list[str]:
-    """Early stopping over every sweep of the study: (trials, stopped, seconds saved, seconds spent) summed."""
-    trials, stopped, saved, spent = (sum(column) for column in zip(*savings)) if savings else (0, 0, 0.0, 0.0)
+def training_steps(sweep) -> tuple[int, int]:
+    """(optimizer steps not run, steps planned) over a sweep's trials: what early stopping saved in training, free of
+    how busy the machine was (trial seconds here include other work sharing the 2 cores)."""
+    skipped = planned = 0
+    for observation in sweep.observations:
+        metrics = observation.get("metrics") or {}
+        ran = metrics.get("global_step")
+        whole = metrics.get("planned_steps") or ran
+        if isinstance(ran, (int, float)) and isinstance(whole, (int, float)):
+            skipped += int(whole - ran)
+            planned += int(whole)
+    return skipped, planned
+
+
+def whole_study_savings(savings: list[tuple[int, int, float, float, int, int]]) -> list[str]:
+    """Early stopping over every sweep of the study: (trials, stopped, seconds saved, seconds spent, steps not run,
+    steps planned) summed."""
+    trials, stopped, saved, spent, skipped, planned = (sum(column) for column in zip(*savings)) if savings else (0,) * 6
     if not stopped:
         return []
+    steps = f" In optimizer steps (independent of machine load): {skipped:,} of {planned:,} planned not run, " \
+            f"{100 * skipped / planned:.0f} %." if planned else ""
     return [(f"Early stopping over the whole study: {stopped} of {trials} trials stopped as hopeless; about "
             f"{saved / 3600:.1f} h of training not run, {100 * saved / (spent + saved):.0f} % of the "
-            f"{(spent + saved) / 3600:.1f} h the trials would have taken whole ({spent / 3600:.1f} h spent)."), ""]
+            f"{(spent + saved) / 3600:.1f} h the trials would have taken whole ({spent / 3600:.1f} h spent).{steps}"), ""]
 
 
 def summarize(outputs: Path, results: Path) -> int:
@@ -255,7 +272,7 @@ def summarize(outputs: Path, results: Path) -> int:
                      "hv_warm_plus_new": round(hypervolume(warm + new, reference), 3) if name != "warm-random" else "",
                      "best_f1_max": round(max((-x for x, _ in new), default=float("nan")), 2)})  # fmt: skip
         lines += [f"- `{name}`: {strategy_line(sweep)} {early_stop_line(sweep)}".rstrip()]
-        savings.append((len(sweep.observations), *early_stop_savings(sweep)))
+        savings.append((len(sweep.observations), *early_stop_savings(sweep), *training_steps(sweep)))
         target = results / "sweeps" / name
         target.mkdir(parents=True, exist_ok=True)
         for file in ("observations.csv", "observations.jsonl", "pareto.json"):
