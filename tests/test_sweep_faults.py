@@ -52,12 +52,14 @@ class ScriptedPool:
         self.running: list[Trial] = []
         self.starts: dict[int, int] = {}
         self.closed_with: list[int] | None = None
+        self.on_start: Callable[[Trial], None] = lambda trial: None  # the sweep sets it (journals the start)
 
     def has_room(self, in_flight: int) -> bool:
         return in_flight < 2
 
-    def submit(self, trial: Trial) -> None:
+    def submit(self, trial: Trial) -> None:  # asynchronous, as Ray: a submitted trial has started
         self.starts[trial.number] = self.starts.get(trial.number, 0) + 1
+        self.on_start(trial)
         self.running.append(trial)
 
     def wait(self) -> list[TrialOutcome]:
