@@ -157,6 +157,10 @@ def test_a_sweep_killed_during_a_batchs_second_trial_keeps_the_first(tmp_path):
     resumed = sweep(sweep_dir, "hydra.sweeper.resume=true")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     check_sweep(sweep_dir, {0})  # trial 0 ran once
+    import csv
+    import socket
+
+    assert {row["node"] for row in csv.DictReader((sweep_dir / "observations.csv").open())} == {socket.gethostname()}
 
 
 def test_a_batch_mate_that_never_started_is_not_counted_as_started(tmp_path):
@@ -308,3 +312,8 @@ def test_a_ray_sweep_waiting_on_a_hung_trial_says_so_periodically(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert output.count("waiting on trials 1 (") >= 2, output[-3000:]
+    import csv
+
+    rows = list(csv.DictReader((sweep_dir / "observations.csv").open()))
+    completed = [row for row in rows if row["status"] == "completed"]
+    assert completed and all(row["node"].count("/") == 1 for row in completed), rows  # <ip>/<Ray node id> (issue 36)

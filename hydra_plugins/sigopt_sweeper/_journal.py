@@ -254,7 +254,7 @@ RECORD_FIELDS: dict[str, dict[str, tuple[type, ...] | str]] = {
         "trial": "trial", "suggestion_id": (str,), "assignments": (dict,), "status": (str,), "values": "numbers",
         "reason": (str, type(None)), "duration_s": (*NUMBER, type(None)), "started_at": (*NUMBER, type(None)),
         "finished_at": (*NUMBER, type(None)), "output_dir": (str, type(None)), "metrics": (dict,),
-        "strategy": (str, type(None)),
+        "strategy": (str, type(None)), "node": (str, type(None)),
     },
     "reported": {"trial": "trial", "observation_id": (str, type(None))},
     "started": {"trial": "trial"},
@@ -263,7 +263,7 @@ RECORD_FIELDS: dict[str, dict[str, tuple[type, ...] | str]] = {
 }  # fmt: skip
 """Per event, its fields and their types; "trial": an integer >= 0, "numbers": {name: number}."""
 OPTIONAL_FIELDS = {"overrides", "values", "reason", "duration_s", "started_at", "finished_at", "output_dir", "metrics",
-                   "observation_id", "fixed", "signal", "strategy", "warm_start", "inputs"}  # fmt: skip
+                   "observation_id", "fixed", "signal", "strategy", "warm_start", "inputs", "node"}  # fmt: skip
 
 
 def check_record(record: Any) -> dict[str, Any]:

@@ -41,13 +41,13 @@ def write_observations(
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     names = [metric.name for metric in metrics]
-    writer.writerow(["trial", "status", "strategy", *parameter_names, *names, "duration_s", "reason", "output_dir"])
+    writer.writerow(["trial", "status", "strategy", *parameter_names, *names, "duration_s", "reason", "output_dir", "node"])
     for observation in ordered:
         writer.writerow(
             [observation.trial, observation.status, observation.strategy or ""]
             + [observation.assignments.get(name, "") for name in parameter_names]
             + [observation.values.get(name, "") for name in names]
-            + [_round(observation.duration_s), observation.reason or "", observation.output_dir or ""]
+            + [_round(observation.duration_s), observation.reason or "", observation.output_dir or "", observation.node or ""]
         )
     write_text_atomically(sweep_dir / OBSERVATIONS_CSV, buffer.getvalue())
 
@@ -179,6 +179,7 @@ def _record(observation: Observation) -> dict[str, Any]:
         "output_dir": observation.output_dir,
         "suggestion_id": observation.suggestion_id,
         "strategy": observation.strategy,
+        "node": observation.node,
     }
 
 

@@ -81,6 +81,8 @@ class TrialOutcome:
     output_dir: str | None = None
     infrastructure: bool = False
     """Lost to the infrastructure (``is_infrastructure_failure``): run it again, do not observe it."""
+    node: str | None = None
+    """Where the trial ran, when it returned (``_trial_pool.node_name``)."""
 
 
 @dataclass
@@ -99,6 +101,8 @@ class Observation:
     """Everything the task returned (the configured metrics are in ``values``)."""
     strategy: str | None = None
     """What served the trial's suggestion (``Trial.strategy``)."""
+    node: str | None = None
+    """The machine (Ray node) the trial ran on, when known."""
 
     @property
     def failed(self) -> bool:
@@ -120,6 +124,7 @@ def to_observation(outcome: TrialOutcome, metrics: tuple[Metric, ...]) -> tuple[
         "finished_at": outcome.finished_at,
         "output_dir": outcome.output_dir,
         "strategy": trial.strategy,
+        "node": outcome.node,
     }
     if not outcome.ok:
         return Observation(status=FAILED, reason=outcome.reason, **base), None
