@@ -308,6 +308,8 @@ def test_bad_input_is_one_clear_line(case, expected, pruned_run, tmp_path):
 def test_conf_chooses_the_sweeps_second_objective_and_stored_metrics(objective, deployment, stored):
     from hydra import compose, initialize_config_dir
 
+    import lightning_distill  # noqa: F401  (the config resolvers, as train.py registers them)
+
     from hydra_plugins.sigopt_sweeper._experiment import read_sweep_config
 
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
@@ -317,7 +319,7 @@ def test_conf_chooses_the_sweeps_second_objective_and_stored_metrics(objective, 
             + ([f"deployment_metrics={deployment}"] if deployment else []),
             return_hydra_config=True,
         )
-    _, spec = read_sweep_config(cfg.hydra.sweeper, [])
+    _, spec = read_sweep_config(cfg.hydra.sweeper, [], inputs=False)  # the metrics only: no data or teacher hashed
     assert [metric.name for metric in spec.metrics if metric.optimized] == ["exact", objective]
     assert [metric.name for metric in spec.metrics if not metric.optimized] == stored
     assert (cfg.callbacks.onnx_deployment is not None) == (objective != "num_params" or deployment == "onnx")
