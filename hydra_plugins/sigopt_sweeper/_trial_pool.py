@@ -15,6 +15,7 @@ that never began (issue 36).
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import sys
@@ -49,6 +50,55 @@ RAY_LAUNCHER = "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"
 BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 LOCAL_OBJECT_STORE_BYTES = 78643200
 """hydra-ray-launcher's default for local instances (trials exchange only configs and metrics)."""
+
+
+HEAD_PROBE_S = 5.0
+"""How often the sweep checks that the Ray cluster's head (its GCS) still answers."""
+HEAD_MISSES = 3
+"""Missed probes in a row that mean the head is lost: 15 s, well inside the 60 s after which Ray's own client ends
+the process with a fatal log line (``gcs_rpc_server_reconnect_timeout_s``), so the sweep stops on its own terms."""
+
+
+class HeadWatch:
+    """A daemon thread that probes the head's GCS port over TCP (no Ray call, which would hang with it gone).
+
+    When the head is lost, the sweep's main thread stops with ``ClusterLostError`` at its next wait (every
+    ``HEAD_PROBE_S``). If it is stuck in a Ray call instead (submitting a task needs the head), the watch ends the
+    process itself one probe later, with the same one line (``message()``), exit status 1: the journal is written
+    record by record, so nothing finished is lost, and the trials in flight stay pending for the resume."""
+
+    def __init__(
+        self, gcs_address: str, message: Callable[[], str], interval_s: float = HEAD_PROBE_S, misses: int = HEAD_MISSES
+    ) -> None:
+        host, _, port = gcs_address.rpartition(":")
+        self.address = gcs_address
+        self._target = (host, int(port))
+        self.message = message
+        self.interval_s = interval_s
+        self.misses = misses
+        self.lost = threading.Event()
+        self.reported = threading.Event()
+        self._stop = threading.Event()
+        threading.Thread(target=self._watch, name="ray-head-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        missed = 0
+        while not self._stop.wait(self.interval_s):
+            try:
+                socket.create_connection(self._target, timeout=self.interval_s).close()
+                missed = 0
+            except OSError:
+                missed += 1
+                if missed >= self.misses:
+                    self.lost.set()
+                    break
+        if self.lost.is_set() and not self._stop.wait(2 * self.interval_s) and not self.reported.is_set():
+            log.error("sigopt sweeper stopped: %s", self.message())  # the main thread is stuck in a Ray call
+            logging.shutdown()
+            os._exit(1)
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 class InfrastructureError(RuntimeError):
@@ -239,6 +289,7 @@ class RayPool:
         start_ray(init)
         self._check_resources(local=local)
         self.running: dict[Any, tuple[Trial, float]] = {}
+        self.head = HeadWatch(self.ray.get_runtime_context().gcs_address, self.head_lost_message)
 
     def _check_resources(self, *, local: bool) -> None:
         """A trial's resource request that no node can ever meet would wait forever: refuse it now.
@@ -281,15 +332,22 @@ class RayPool:
 
     def wait(self) -> list[TrialOutcome]:
         references = list(self.running)
+        waited = 0.0
         while True:
             deadline = self._until_first_deadline()
-            timeout = min((s for s in (deadline, self.waiting_log_s) if s is not None), default=None)
+            timeout = min(s for s in (deadline, HEAD_PROBE_S, self.waiting_log_s) if s is not None)
             ready, _ = self.ray.wait(references, num_returns=1, timeout=timeout)
             if ready:
                 break
+            if self.head.lost.is_set():
+                self.head.reported.set()
+                raise ClusterLostError(self.head_lost_message())
             if deadline is not None and timeout == deadline:
                 return self._cancel_overdue()
-            log.info("waiting on trials %s", self.running_line())
+            waited += timeout or 0.0
+            if self.waiting_log_s is not None and waited >= self.waiting_log_s:
+                waited = 0.0
+                log.info("waiting on trials %s", self.running_line())
         more, _ = self.ray.wait(references, num_returns=len(references), timeout=0)
         outcomes = []
         for reference in {*ready, *more}:
@@ -308,6 +366,14 @@ class RayPool:
                 continue
             outcomes.append(_outcome(trial, job_return, submitted, time.time(), self.sweep_dir))
         return outcomes
+
+    def head_lost_message(self) -> str:
+        running = ", ".join(str(trial.number) for trial, _ in list(self.running.values())) or "none"
+        return (
+            f"the Ray cluster's head ({self.head.address}) stopped answering (trials in flight: {running}; they stay "
+            "pending, finished trials are journaled). Start a cluster (or restore the head), then rerun with "
+            "hydra.sweeper.resume=true and the head's address in hydra.launcher.ray.init.address."
+        )
 
     def running_line(self) -> str:
         """The trials in flight and how long each has run, longest first: ``3 (25 min), 4 (12 min)``."""
@@ -336,6 +402,10 @@ class RayPool:
         return outcomes
 
     def close(self) -> None:
+        self.head.stop()
+        if self.head.lost.is_set():  # nothing to cancel on a cluster without its head, and asking could hang
+            self.running.clear()
+            return
         for reference in list(self.running):
             try:
                 self.ray.cancel(reference, force=True)
