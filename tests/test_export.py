@@ -309,7 +309,6 @@ def test_conf_chooses_the_sweeps_second_objective_and_stored_metrics(objective, 
     from hydra import compose, initialize_config_dir
 
     import lightning_distill  # noqa: F401  (the config resolvers, as train.py registers them)
-
     from hydra_plugins.sigopt_sweeper._experiment import read_sweep_config
 
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
