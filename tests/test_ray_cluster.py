@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from test_sigopt_sweeper import SWEEP_APP, sweep_env
 
-pytestmark = pytest.mark.slow  # a cluster per test: 10-70 s each on 2 cores
-
+# A cluster per test, 10-70 s each on 2 cores: the placement, node-loss and head-loss tests run in the default suite
+# (CI), the node-added one is marked slow.
 ONE_TRIAL_PER_WORKER = "+hydra.launcher.ray.remote.resources={trial: 1}"
 
 
@@ -112,6 +112,7 @@ def test_both_workers_take_trials(tmp_path, clusters):
     assert {row["node"].split("/")[1] for row in rows(sweep_dir)} == {node.node_id[:12] for node in nodes}
 
 
+@pytest.mark.slow
 def test_a_node_added_mid_sweep_takes_the_next_trial(tmp_path, clusters):
     cluster, nodes = clusters(1)
     sweep_dir = tmp_path / "sweep"
