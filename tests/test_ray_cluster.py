@@ -114,7 +114,7 @@ def test_both_workers_take_trials(tmp_path, clusters):
 
 @pytest.mark.slow
 def test_a_node_added_mid_sweep_takes_the_next_trial(tmp_path, clusters):
-    cluster, nodes = clusters(1)
+    cluster, _ = clusters(1)
     sweep_dir = tmp_path / "sweep"
     process = start_sweep(sweep_dir, cluster.address, "hydra.sweeper.budget=4", "duration=4")
     wait_for(sweep_dir / "0" / "runs.log")  # trial 0 on the only worker, trial 1 waits for a slot
