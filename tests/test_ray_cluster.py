@@ -149,3 +149,23 @@ def test_the_head_lost_stops_the_sweep_with_one_line_and_a_resume_on_a_new_clust
     assert all(row["status"] == "completed" for row in rows(sweep_dir))
     for trial in observed_before:  # a trial finished before the head went ran once
         assert len((sweep_dir / str(trial) / "runs.log").read_text().splitlines()) == 1
+
+
+def test_trial_directories_written_on_another_machine_are_said_not_lost(tmp_path):
+    """A Ray trial writes its directory on the worker that ran it. Where that is not the sweep's file system, the
+    sweep still has every result (they come back with the task), and says which directories it cannot see, instead
+    of listing checkpoints that are not there or failing to delete them (keep_checkpoints=pareto)."""
+    from test_sigopt_sweeper import run
+
+    sweep_dir, other = tmp_path / "sweep", tmp_path / "other-machine"
+    other.mkdir()
+    result = run([SWEEP_APP, "-m", "hydra.sweeper.budget=4", "hydra.sweeper.parallelism=2", "duration=0.1",
+                  "hydra.sweeper.keep_checkpoints=pareto", "hydra.sweeper.checkpoint_dir=student"],
+                 timeout=300, SWEEP_DIR=str(sweep_dir), SWEEP_APP_OTHER_DISK=str(other))  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "4 trial directories are not on this machine" in output
+    assert [row["status"] for row in rows(sweep_dir)] == ["completed"] * 4
+    front = json.loads((sweep_dir / "pareto.json").read_text())["frontier"]
+    assert front and all(entry["checkpoint"] is None for entry in front)
+    assert len(list(other.glob("*/student"))) == 4  # nothing deleted on the "other machine"

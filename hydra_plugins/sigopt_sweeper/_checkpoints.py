@@ -28,3 +28,9 @@ def delete_off_front(observations: Sequence[Observation], front: Sequence[Observ
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
     return removed
+
+
+def trial_dirs_elsewhere(observations: Sequence[Observation]) -> list[str]:
+    """Output directories of completed trials that do not exist on this machine (written on another node's disk)."""
+    return [observation.output_dir for observation in observations
+            if not observation.failed and observation.output_dir and not Path(observation.output_dir).exists()]  # fmt: skip

@@ -22,7 +22,7 @@ from hydra.core.plugins import Plugins
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_plugins.sigopt_sweeper._checkpoints import delete_off_front
+from hydra_plugins.sigopt_sweeper._checkpoints import delete_off_front, trial_dirs_elsewhere
 from hydra_plugins.sigopt_sweeper._command_line import shell_override
 from hydra_plugins.sigopt_sweeper._drivers import make_driver
 from hydra_plugins.sigopt_sweeper._experiment import (
@@ -506,6 +506,15 @@ class RunningSweep:
         if not final:
             return
         plot_pareto(self.sweep_dir, observations, front, metrics, self.baseline)
+        elsewhere = trial_dirs_elsewhere(observations)
+        if elsewhere:
+            log.warning(
+                "%d trial directories are not on this machine (e.g. %s): a Ray trial writes its directory on the "
+                "worker that ran it. Their checkpoints are not in pareto.json and keep_checkpoints=pareto cannot "
+                "delete them; put hydra.sweep.dir on storage every node shares, or copy them (launchers/README.md, "
+                "'Where results land'). The metrics came back with the results: nothing here is missing them.",
+                len(elsewhere), elsewhere[0],
+            )  # fmt: skip
         if self.settings.keep_checkpoints == KeepCheckpoints.pareto.value and len(observations) >= self.spec.budget:
             if front:
                 removed = delete_off_front(observations, front, self.settings.checkpoint_dir)

@@ -47,6 +47,10 @@ def main(cfg: DictConfig) -> dict[str, float] | None:
     metrics = {"exact": exact, "num_params": size, "f1": exact + 1.0, "inference_time": float(cfg.duration)}
     (output_dir / "metrics.json").write_text(json.dumps(metrics))
     (output_dir / "student").mkdir(exist_ok=True)
+    if os.environ.get("SWEEP_APP_OTHER_DISK"):  # as if a worker on another machine wrote it: gone from this one
+        import shutil
+
+        shutil.move(str(output_dir), os.path.join(os.environ["SWEEP_APP_OTHER_DISK"], output_dir.name))
     return metrics
 
 
