@@ -62,7 +62,7 @@ def add_warm_trials(config: DictConfig, sources: Sequence[str]) -> tuple[int, An
     params = OmegaConf.to_container(sweeper.params, resolve=True) or {}
     distributions, _ = create_params_from_overrides([f"{key}={value}" for key, value in params.items()])
     metrics = parse_metrics(OmegaConf.to_container(config.search.metrics, resolve=True))
-    objectives = [str(name) for name in OmegaConf.to_container(config.objectives, resolve=True)]
+    objectives = [str(name) for name in config.objectives]  # a list or a ListConfig (the presets resolve it)
     spec = ExperimentSpec("warm-start", parse_search_space(params), metrics, 1, 1)
     warm = read_warm_start(sources, spec)
     directions = [str(direction.name if hasattr(direction, "name") else direction) for direction in sweeper.direction]
