@@ -184,3 +184,57 @@ def test_ray_cli_flags_in_the_readme_exist():
                 assert word.split("=")[0] in options, f"`{line}`: ray {words[0]} has no option {word}"
         checked += 1
     assert checked >= 5
+
+
+@pytest.mark.slow  # `ray stop --force` first (Ray's fake autoscaler needs the machine's Ray to itself), ~1-2 min
+@pytest.mark.skipif(not has_ray_launcher, reason="hydra-ray-launcher is not installed")
+def test_the_cluster_yamls_node_types_serve_the_readme_sweep_on_rays_fake_autoscaler(tmp_path):
+    """Issue 36: as far as offline allows, the AWS cluster runs. Ray's fake multi-node autoscaler
+    (``RAY_FAKE_CLUSTER=1``, provider ``fake_multinode``: nodes are local raylets with the declared resources, GPUs
+    faked) gets the YAML's own node types, and the sweep the README's launcher settings (address=auto, one GPU and 8
+    CPUs per trial). The sweep's demand makes the autoscaler start GPU workers, and the trials run on them."""
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    from test_sigopt_sweeper import SWEEP_APP, sweep_env
+
+    config = yaml.safe_load(CLUSTER_YAML.read_text())
+    head = config["head_node_type"]
+    types = {name: {"resources": dict(spec["resources"]), "node_config": {},
+                    "min_workers": 0, "max_workers": 0 if name == head else 2}
+             for name, spec in config["available_node_types"].items()}  # fmt: skip
+    fake = {"cluster_name": "fake-" + config["cluster_name"], "max_workers": 2, "head_node_type": head,
+            "available_node_types": types, "upscaling_speed": 1.0, "idle_timeout_minutes": 1,
+            "provider": {"type": "fake_multinode", "use_node_id_as_ip": True, "disable_node_updaters": True,
+                         "disable_launch_config_check": True},
+            "auth": {}, "docker": {}, "file_mounts": {}, "cluster_synced_files": [], "file_mounts_sync_continuously": False,
+            "rsync_exclude": [], "rsync_filter": [], "initialization_commands": [], "setup_commands": [],
+            "head_setup_commands": [], "worker_setup_commands": [], "head_start_ray_commands": [],
+            "worker_start_ray_commands": []}  # fmt: skip
+    (tmp_path / "fake.json").write_text(json.dumps(fake))
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    env = {**os.environ, "RAY_FAKE_CLUSTER": "1", "AUTOSCALER_UPDATE_INTERVAL_S": "1",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
+    head_resources = types[head]["resources"]
+    subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True, check=False)
+    subprocess.run([ray_cli, "start", "--head", f"--autoscaling-config={tmp_path / 'fake.json'}",
+                    f"--num-cpus={head_resources.get('CPU', 0)}", f"--num-gpus={head_resources.get('GPU', 0)}",
+                    "--include-dashboard=false"], env=env, capture_output=True, check=True, timeout=120)  # fmt: skip
+    try:
+        sweep_dir = tmp_path / "sweep"
+        result = subprocess.run(
+            [sys.executable, str(SWEEP_APP), "-m", "hydra/launcher=ray", "hydra.launcher.ray.init.address=auto",
+             "+hydra.launcher.ray.init.object_store_memory=null", "+hydra.launcher.ray.remote.num_gpus=1",
+             "+hydra.launcher.ray.remote.num_cpus=8", "hydra.sweeper.parallelism=2", "hydra.sweeper.budget=2",
+             "duration=1", f"hydra.sweep.dir={sweep_dir}"],
+            env={**sweep_env(), "PATH": env["PATH"]}, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output[-3000:]
+        rows = list(csv.DictReader((sweep_dir / "observations.csv").open()))
+        assert [row["status"] for row in rows] == ["completed", "completed"]
+        assert all(row["node"] for row in rows)
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True, check=False)
