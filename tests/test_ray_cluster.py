@@ -169,3 +169,23 @@ def test_trial_directories_written_on_another_machine_are_said_not_lost(tmp_path
     front = json.loads((sweep_dir / "pareto.json").read_text())["frontier"]
     assert front and all(entry["checkpoint"] is None for entry in front)
     assert len(list(other.glob("*/student"))) == 4  # nothing deleted on the "other machine"
+
+
+@pytest.mark.slow
+def test_the_smoke_search_runs_on_the_cluster(tmp_path, clusters):
+    """The project's own smoke search (train.py trials, tiny models, offline) through the documented Ray settings."""
+    from conftest import REPO_ROOT
+
+    cluster, nodes = clusters(2)
+    sweep_dir = tmp_path / "sweep"
+    result = subprocess.run(
+        [sys.executable, "train.py", "-m", "experiment=smoke", "hparams_search=sigopt_smoke", "logger=[]",
+         "hydra/launcher=ray", f"+hydra.launcher.ray.init.address={cluster.address}", ONE_TRIAL_PER_WORKER,
+         "hydra.sweeper.budget=2", "hydra.sweeper.parallelism=2", f"hydra.sweep.dir={sweep_dir}",
+         f"paths.cache_dir={tmp_path / 'cache'}"],
+        cwd=REPO_ROOT, env={**sweep_env(), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"},
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert len(rows(sweep_dir)) == 2
+    assert {row["node"].split("/")[1] for row in rows(sweep_dir) if row["node"]} <= {node.node_id[:12] for node in nodes}
