@@ -181,11 +181,12 @@ def test_the_smoke_search_runs_on_the_cluster(tmp_path, clusters):
     result = subprocess.run(
         [sys.executable, "train.py", "-m", "experiment=smoke", "hparams_search=sigopt_smoke", "logger=[]",
          "hydra/launcher=ray", f"+hydra.launcher.ray.init.address={cluster.address}", ONE_TRIAL_PER_WORKER,
-         "hydra.sweeper.budget=2", "hydra.sweeper.parallelism=2", f"hydra.sweep.dir={sweep_dir}",
+         "hydra.sweeper.budget=2", "hydra.sweeper.parallelism=2", "hydra.sweeper.seed=0", f"hydra.sweep.dir={sweep_dir}",
          f"paths.cache_dir={tmp_path / 'cache'}"],
         cwd=REPO_ROOT, env={**sweep_env(), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"},
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert len(rows(sweep_dir)) == 2
-    assert {row["node"].split("/")[1] for row in rows(sweep_dir) if row["node"]} <= {node.node_id[:12] for node in nodes}
+    ran_on = {row["node"].split("/")[1] for row in rows(sweep_dir) if row["status"] == "completed"}
+    assert ran_on and ran_on <= {node.node_id[:12] for node in nodes}

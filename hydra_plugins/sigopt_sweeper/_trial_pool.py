@@ -344,7 +344,7 @@ class RayPool:
                 raise ClusterLostError(self.head_lost_message())
             if deadline is not None and timeout == deadline:
                 return self._cancel_overdue()
-            waited += timeout or 0.0
+            waited += timeout
             if self.waiting_log_s is not None and waited >= self.waiting_log_s:
                 waited = 0.0
                 log.info("waiting on trials %s", self.running_line())

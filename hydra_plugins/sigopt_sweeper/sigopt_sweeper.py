@@ -4,7 +4,6 @@ the Sweeper, and the callback that checks its settings when a multirun starts (c
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import threading
@@ -39,26 +38,21 @@ class SigOptSweeper(Sweeper):
             with _one_line_per_failing_log_file(), _exit_on_known_errors():
                 return self.sweep_impl.sweep(arguments)
         finally:
-            _exit_at_once_on_a_signal()
+            _restore_signal_handlers()
 
 
-def _exit_at_once_on_a_signal() -> None:
-    """After the sweep (its trials journaled), a Ctrl-C or SIGTERM ends the process at once with one line: not the
-    start-up handler's "before this run started any trial" and a traceback, and not a wait on exit handlers (which
-    join child processes) that a hung child would make endless."""
-    from hydra_plugins.sigopt_sweeper._interrupts import InterruptWatch
+_BEFORE_START_UP: dict[int, Any] = {}
+"""SIGINT/SIGTERM handlers the process had before the start-up handler replaced them."""
 
+
+def _restore_signal_handlers() -> None:
+    """After the sweep, the handlers the process had before the multirun: the start-up handler must not outlive
+    the start-up (it answered a Ctrl-C during exit with "before this run started any trial" and a traceback)."""
     if threading.current_thread() is not threading.main_thread():
         return
-
-    def stop(signum: int, frame: Any) -> None:
-        sys.stderr.write(f"sigopt sweeper: interrupted ({signal.Signals(signum).name}) while exiting; the sweep's "
-                         "trials are journaled\n")  # fmt: skip
-        sys.stderr.flush()
-        os._exit(SIGNAL_EXIT_BASE + signum)
-
-    for signum in InterruptWatch.SIGNALS:
-        signal.signal(signum, stop)
+    for signum, handler in _BEFORE_START_UP.items():
+        signal.signal(signum, handler)
+    _BEFORE_START_UP.clear()
 
 
 class SettingsCheck(Callback):
@@ -127,7 +121,8 @@ def _quiet_interrupts_until_the_sweep_starts() -> None:
     from hydra_plugins.sigopt_sweeper._interrupts import InterruptWatch
 
     for signum in InterruptWatch.SIGNALS:
-        signal.signal(signum, stop)
+        previous = signal.signal(signum, stop)
+        _BEFORE_START_UP.setdefault(signum, previous)
 
 
 @contextmanager
