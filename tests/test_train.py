@@ -238,23 +238,33 @@ def test_a_bad_student_is_refused_before_the_teacher_loads(tmp_path):
     assert "Loading weights" not in output and "Featurizing" not in output
 
 
-def test_ctrl_c_of_a_single_run_exits_130_and_its_metrics_say_interrupted(tmp_path):
-    """README, "Exit codes": 0 done, 1 an unexpected error, 2 a user error, 130 interrupted (128 + SIGINT)."""
+@pytest.mark.parametrize("checkpointing", [True, False])
+def test_ctrl_c_of_a_single_run_exits_130_and_its_metrics_say_interrupted(tmp_path, checkpointing):
+    """README, "Exit codes": 0 done, 1 an unexpected error, 2 a user error, 130 interrupted (128 + SIGINT). The last
+    line gives the resume command only when there is a checkpoint to resume from."""
     import signal
 
     process = subprocess.Popen(
         [sys.executable, "train.py", "experiment=smoke", "logger=[]", "trainer.max_epochs=500", f"hydra.run.dir={tmp_path}",
-         f"paths.cache_dir={tmp_path / 'cache'}"],
+         f"paths.cache_dir={tmp_path / 'cache'}", *([] if checkpointing else ["~callbacks.resume_checkpoint"])],
         cwd=REPO_ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     metrics = tmp_path / "metrics.json"
+    last = tmp_path / "checkpoints" / "last.ckpt"
     deadline = time.time() + 180
-    while time.time() < deadline and not (metrics.is_file() and json.loads(metrics.read_text())["history"]):
-        time.sleep(0.2)  # training has run at least one evaluation
+    # One evaluation and the first checkpoint: on a slow machine the history can be written before the checkpoint,
+    # and a Ctrl-C in between rightly says "before its first checkpoint: start it again" with no resume command.
+    while time.time() < deadline and not ((last.is_file() or not checkpointing) and metrics.is_file()
+                                          and json.loads(metrics.read_text())["history"]):
+        time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 130, output[-3000:]
-    assert "Interrupted (Ctrl-C)" in output and f"hydra.run.dir={tmp_path} ckpt_path=last" in output
+    if checkpointing:
+        assert "Interrupted (Ctrl-C): the run stopped" in output and f"hydra.run.dir={tmp_path} ckpt_path=last" in output
+    else:
+        assert "Interrupted (Ctrl-C) before its first checkpoint" in output and "ckpt_path=last" not in output
+        assert not last.exists()
     assert json.loads(metrics.read_text())["status"] == "interrupted"
 
 
