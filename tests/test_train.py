@@ -238,6 +238,14 @@ def test_a_bad_student_is_refused_before_the_teacher_loads(tmp_path):
     assert "Loading weights" not in output and "Featurizing" not in output
 
 
+def _ctrl_c_reaches_it() -> None:
+    """A child started from a shell's background job inherits SIGINT ignored, and Python then installs no
+    KeyboardInterrupt handler: the tests' Ctrl-C must reach train.py however pytest itself was started."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("checkpointing", [True, False])
 def test_ctrl_c_of_a_single_run_exits_130_and_its_metrics_say_interrupted(tmp_path, checkpointing):
     """README, "Exit codes": 0 done, 1 an unexpected error, 2 a user error, 130 interrupted (128 + SIGINT). The last
@@ -248,6 +256,7 @@ def test_ctrl_c_of_a_single_run_exits_130_and_its_metrics_say_interrupted(tmp_pa
         [sys.executable, "train.py", "experiment=smoke", "logger=[]", "trainer.max_epochs=500", f"hydra.run.dir={tmp_path}",
          f"paths.cache_dir={tmp_path / 'cache'}", *([] if checkpointing else ["~callbacks.resume_checkpoint"])],
         cwd=REPO_ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=_ctrl_c_reaches_it,  # noqa: PLW1509 (only a signal disposition: async-signal-safe)
     )  # fmt: skip
     metrics = tmp_path / "metrics.json"
     last = tmp_path / "checkpoints" / "last.ckpt"
@@ -282,7 +291,8 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, cache, ev
                f"teacher.cache.enabled={cache}",
                f"hydra.run.dir={tmp_path}", f"paths.cache_dir={tmp_path / 'cache'}"]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=_ctrl_c_reaches_it)  # fmt: skip  # noqa: PLW1509 (a signal disposition only)
     last = tmp_path / "checkpoints" / "last.ckpt"
     metrics = tmp_path / "metrics.json"
     deadline = time.time() + 180
