@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
+import socket
 from dataclasses import asdict
 
 import numpy as np
@@ -157,9 +159,6 @@ def test_a_sweep_killed_during_a_batchs_second_trial_keeps_the_first(tmp_path):
     resumed = sweep(sweep_dir, "hydra.sweeper.resume=true")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     check_sweep(sweep_dir, {0})  # trial 0 ran once
-    import csv
-    import socket
-
     assert {row["node"] for row in csv.DictReader((sweep_dir / "observations.csv").open())} == {socket.gethostname()}
 
 
@@ -312,8 +311,6 @@ def test_a_ray_sweep_waiting_on_a_hung_trial_says_so_periodically(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert output.count("waiting on trials 1 (") >= 2, output[-3000:]
-    import csv
-
     rows = list(csv.DictReader((sweep_dir / "observations.csv").open()))
     completed = [row for row in rows if row["status"] == "completed"]
     assert completed and all(row["node"].count("/") == 1 for row in completed), rows  # <ip>/<Ray node id> (issue 36)
